@@ -1,0 +1,34 @@
+# Sluice: `make run` and `make test` do all set-up on a fresh Debian 12 machine.
+SWIFT ?= swift
+PREFIX ?= $(CURDIR)
+DEBIAN_PACKAGES = libevent-dev libssl-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build build-debug run test clean
+
+# Installs the Debian packages the build needs, only when missing.
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product sluice
+
+build-debug: deps
+	$(SWIFT) build --build-tests
+
+# Starts Sluice in the foreground with the shipped conf/ (Ctrl-C stops it).
+run: build
+	mkdir -p $(PREFIX)/logs $(PREFIX)/data
+	exec $$($(SWIFT) build -c release --show-bin-path)/sluice -p $(PREFIX)
+
+test: build-debug
+	SLUICE_BIN=$$($(SWIFT) build --show-bin-path)/sluice $(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build logs data

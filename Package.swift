@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+// Sluice: an APISIX-compatible API gateway. Layers point one way: Shared <- Worker <- Master.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sluice", targets: ["Master"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // libevent, libevent_openssl and OpenSSL from Debian (libevent-dev, libssl-dev).
+        .systemLibrary(
+            name: "CLibevent",
+            path: "Sources/CLibevent",
+            pkgConfig: "libevent_openssl",
+            providers: [.apt(["libevent-dev", "libssl-dev", "pkg-config"])]
+        ),
+        // Config model, schema validation, HTTP parsing, logging: everything every process needs.
+        .target(
+            name: "Shared",
+            dependencies: ["CLibevent", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // The data plane: one libevent loop per worker process.
+        .target(name: "Worker", dependencies: ["Shared", "CLibevent"], swiftSettings: strict),
+        // The `sluice` executable: command line, master (supervisor) and control process.
+        .executableTarget(name: "Master", dependencies: ["Worker", "Shared", "CLibevent"], swiftSettings: strict),
+        // Test peers (an upstream server, process helpers) shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "MasterTests", dependencies: ["Shared", "TestSupport"], swiftSettings: strict),
+    ]
+)

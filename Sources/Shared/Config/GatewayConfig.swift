@@ -1,0 +1,60 @@
+/// Process settings from `conf/config.yaml`, in APISIX's key paths. Every default is defined here,
+/// once; the README's config reference lists the same values.
+package struct GatewayConfig: Sendable, Equatable {
+    /// One `apisix.node_listen` item. Default: `0.0.0.0:9080`.
+    package struct ListenAddress: Sendable, Equatable, Hashable {
+        package var ip: String
+        package var port: Int
+        package init(ip: String, port: Int) { self.ip = ip; self.port = port }
+    }
+    package enum ConfigProvider: String, Sendable, Equatable { case yaml, local, etcd }
+
+    /// `apisix.node_listen`. Default: `[0.0.0.0:9080]`.
+    package var nodeListen: [ListenAddress] = [ListenAddress(ip: "0.0.0.0", port: 9080)]
+    /// `apisix.enable_server_tokens`: `Server: sluice/<ver>` when true, `sluice` when false. Default: true.
+    package var enableServerTokens: Bool = true
+    /// `nginx_config.worker_processes`; nil means `auto` (number of CPUs). Default: auto.
+    package var workerProcesses: Int? = nil
+    /// `nginx_config.worker_shutdown_timeout`, seconds. Default: 240 s.
+    package var workerShutdownTimeout: Double = 240
+    /// `nginx_config.event.worker_connections`: client + upstream connections per worker. Default: 10620.
+    package var workerConnections: Int = 10620
+    /// `nginx_config.error_log`, relative to the prefix. Default: `logs/error.log`.
+    package var errorLog: String = "logs/error.log"
+    /// `nginx_config.error_log_level`. Default: warn.
+    package var errorLogLevel: LogLevel = .warn
+    /// `nginx_config.http.enable_access_log`. Default: true.
+    package var enableAccessLog: Bool = true
+    /// `nginx_config.http.access_log`, relative to the prefix. Default: `logs/access.log`.
+    package var accessLog: String = "logs/access.log"
+    /// `nginx_config.http.keepalive_timeout`, seconds a client connection may sit idle. Default: 60 s.
+    package var keepaliveTimeout: Double = 60
+    /// `nginx_config.http.client_header_timeout`, seconds to receive a request head. Default: 60 s.
+    package var clientHeaderTimeout: Double = 60
+    /// `nginx_config.http.client_body_timeout`, seconds between two reads of a request body. Default: 60 s.
+    package var clientBodyTimeout: Double = 60
+    /// `nginx_config.http.client_max_body_size`, bytes; 0 = unlimited. Default: 0 (APISIX's).
+    package var clientMaxBodySize: Int64 = 0
+    /// `nginx_config.http.send_timeout`, seconds between two writes to a client. Default: 10 s.
+    package var sendTimeout: Double = 10
+    /// `nginx_config.http.upstream.keepalive`: idle connections per upstream pool. Default: 320.
+    package var upstreamKeepalive: Int = 320
+    /// `nginx_config.http.upstream.keepalive_requests`. Default: 1000.
+    package var upstreamKeepaliveRequests: Int = 1000
+    /// `nginx_config.http.upstream.keepalive_timeout`, seconds. Default: 60 s.
+    package var upstreamKeepaliveTimeout: Double = 60
+    /// `deployment.role_traditional.config_provider`. Default: yaml (until the Admin API lands).
+    package var configProvider: ConfigProvider = .yaml
+
+    package init() {}
+
+    /// The worker count `auto` resolves to.
+    package var resolvedWorkerProcesses: Int {
+        if let n = workerProcesses { return n }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
