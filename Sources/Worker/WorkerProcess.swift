@@ -27,10 +27,6 @@ package enum WorkerProcess {
     /// worker's already closed, and the process already named `sluice: worker`. The worker installs
     /// its own signal events, then unblocks signals. Exit status 0 after a graceful quit.
     package static func run(_ context: WorkerContext) -> Never {
-        // PLACEHOLDER (replaced by the data plane work).
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigprocmask(SIG_SETMASK, &set, nil)
-        while true { pause() }
+        WorkerLoop(context: context).run()
     }
 }

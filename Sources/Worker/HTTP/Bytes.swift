@@ -1,0 +1,45 @@
+/// Byte helpers for the request path: comparisons that neither allocate nor build strings.
+package enum Bytes {
+    @inline(__always)
+    package static func lower(_ b: UInt8) -> UInt8 { (b >= 65 && b <= 90) ? b | 0x20 : b }
+
+    /// ASCII case-insensitive equality of two byte ranges.
+    @inline(__always)
+    package static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        var i = 0
+        while i < a.count {
+            if lower(a[i]) != lower(b[i]) { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// ASCII case-insensitive equality with a static lower-case string.
+    @inline(__always)
+    package static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ lowercased: StaticString) -> Bool {
+        equalsIgnoringCase(a, UnsafeRawBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount))
+    }
+
+    /// The `:port` of a Host header value (`example.com:8080`, `[::1]:8080`), or nil.
+    package static func port(ofHost host: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var i = host.count - 1
+        while i >= 0 {
+            let c = host[i]
+            if c == UInt8(ascii: ":") {
+                return i + 1 < host.count ? UnsafeRawBufferPointer(rebasing: host[(i + 1)...]) : nil
+            }
+            if c == UInt8(ascii: "]") || !(c >= 48 && c <= 57) { return nil }
+            i -= 1
+        }
+        return nil
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// The bytes of `range` (offsets into this buffer).
+    @inline(__always)
+    package func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: self[range])
+    }
+}

@@ -1,0 +1,1251 @@
+package import CLibevent
+package import Shared
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One client connection and the request it is serving: HTTP/1.1 keep-alive and pipelining,
+/// routing, and proxying to an upstream through the worker's keepalive pools (nginx's
+/// ngx_http_request.c + ngx_http_upstream.c, much reduced).
+///
+/// Objects are recycled through the worker's free list with their buffers and events, so the
+/// steady state allocates nothing per request. Everything runs on the worker's loop.
+///
+/// Request life: `.waiting` (keep-alive, no byte yet) → `.readingHead` → `.proxying` (upstream
+/// request sent, request body streamed, response streamed back) or a local response → back to
+/// `.waiting` once the response is flushed, or `.closing`.
+package final class ClientConnection {
+    enum Phase { case waiting, readingHead, proxying, responding, closing }
+    enum RequestBody { case none, length, chunked }
+
+    unowned(unsafe) let worker: WorkerLoop
+    var fd: Int32 = -1
+    /// Index in `worker.live`.
+    var liveIndex = -1
+    let readEvent: EventHandle
+    let writeEvent: EventHandle
+    /// Bytes from the client not yet used: a partial head, body bytes, pipelined requests.
+    var input: ByteBuffer
+    /// Bytes to the client not yet written.
+    var output: ByteBuffer
+    var parser = HTTPRequestParser()
+    /// The current request's head bytes; `parser.head`'s ranges index into it.
+    var head: ByteBuffer
+    /// The request head as sent upstream, kept for a retry on another peer.
+    var forwardHead: ByteBuffer
+    var peer = SocketAddress()
+    /// `$remote_addr`.
+    var peerText: [UInt8] = []
+    var listenerPort = 0
+    var phase: Phase = .waiting
+    /// Ranges (into `head`) of the tokens of `Connection` headers: headers they name are hop-by-hop.
+    var connectionTokens: [Range<Int>] = []
+
+    // MARK: Per-request state
+    var config: RuntimeConfig?
+    var routeIndex = -1
+    var upstream: UpstreamRuntime?
+    var upstreamConn: UpstreamConnection?
+    var path: [UInt8] = []
+    var tried = PeerSet()
+    var triesLeft = 0
+    var staleRetryUsed = false
+    var keepAlive = true
+    var closeAfterResponse = false
+    var isHead = false
+    var requestStartMs: Int64 = 0
+    var upstreamStartMs: Int64 = 0
+    var upstreamHeaderMs: Int64 = -1
+    // request body
+    var requestBody: RequestBody = .none
+    var requestRemaining: Int64 = 0
+    var requestDecoder = ChunkedDecoder()
+    var requestBodyDone = true
+    var requestBodyBytes: Int64 = 0
+    /// Bytes of `input` holding the whole body, kept until the upstream answers so a failure on a
+    /// reused keepalive connection can be retried; 0 when the body is streamed.
+    var retainedBody = 0
+    var pausedClientRead = false
+    // response
+    var responseHeadDone = false
+    var responseFraming: HTTPBodyFraming = .none
+    var responseRemaining: Int64 = 0
+    var responseDecoder = ChunkedDecoder()
+    var chunkedToClient = false
+    var pausedUpstreamRead = false
+    var status = 0
+    var bodyBytesSent: Int64 = 0
+    var responseBodyStart: Int = 0
+    /// Statuses of the tries so far, for `X-APISIX-Upstream-Status` and `$upstream_status`.
+    var upstreamStatuses: [Int] = []
+    var upstreamPeers: [Int] = []
+    /// Move to the next request once `output` is flushed.
+    var finishAfterFlush = false
+
+    static let outputHighWater = 64 * 1024
+
+    init(worker: WorkerLoop) {
+        self.worker = worker
+        input = ByteBuffer(capacity: 16 * 1024, limit: 64 * 1024)
+        output = ByteBuffer(capacity: 16 * 1024, limit: 1024 * 1024)
+        head = ByteBuffer(capacity: 4 * 1024, limit: 64 * 1024)
+        forwardHead = ByteBuffer(capacity: 4 * 1024, limit: 96 * 1024)
+        let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
+        readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder)
+        writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder)
+        path.reserveCapacity(256)
+        connectionTokens.reserveCapacity(8)
+        upstreamStatuses.reserveCapacity(4)
+        upstreamPeers.reserveCapacity(4)
+    }
+
+    deinit {
+        readEvent.free()
+        writeEvent.free()
+        input.deallocate()
+        output.deallocate()
+        head.deallocate()
+        forwardHead.deallocate()
+    }
+
+    var contextPointer: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    var isIdle: Bool { phase == .waiting && output.isEmpty }
+
+    // MARK: - Life cycle
+
+    func open(fd: Int32, peer: SocketAddress, listenerPort: Int) {
+        self.fd = fd
+        self.peer = peer
+        self.listenerPort = listenerPort
+        peerText = Array(peer.hostText.utf8)
+        input.clear()
+        output.clear()
+        parser.reset()
+        phase = .waiting
+        pausedClientRead = false
+        readEvent.assign(base: worker.base, fd: fd, events: EV_READ | EV_PERSIST, callback: clientReadCallback, context: contextPointer)
+        writeEvent.assign(base: worker.base, fd: fd, events: EV_WRITE | EV_PERSIST, callback: clientWriteCallback, context: contextPointer)
+        readEvent.add(timeout: worker.config.clientHeaderTimeout)
+    }
+
+    /// Closes the connection now, abandoning any upstream connection in use.
+    func close() {
+        if let conn = upstreamConn {
+            upstreamConn = nil
+            conn.close()
+        }
+        readEvent.delete()
+        writeEvent.delete()
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+        config = nil
+        upstream = nil
+        phase = .closing
+        input.shrink(to: 16 * 1024)
+        head.shrink(to: 4 * 1024)
+        worker.recycle(self)
+    }
+
+    /// Graceful quit: an idle keep-alive connection is closed at once.
+    func closeIdle() { close() }
+
+    // MARK: - Client events
+
+    func clientReadable(timedOut: Bool) {
+        if timedOut {
+            switch phase {
+            case .waiting:
+                close()
+            case .readingHead:
+                worker.logger.log(.info, "client timed out (110: Connection timed out) while reading client request headers, client: \(peer.hostText)")
+                close()
+            case .proxying where !requestBodyDone:
+                worker.logger.log(.info, "client timed out (110: Connection timed out) while reading client request body, client: \(peer.hostText)")
+                close()
+            default:
+                readEvent.add()
+            }
+            return
+        }
+        let n = input.read(from: fd)
+        if n > 0 {
+            switch phase {
+            case .waiting, .readingHead:
+                parseHead()
+            case .proxying:
+                if !requestBodyDone { pumpRequestBody() } else { pauseClientReadIfFull() }
+            case .responding, .closing:
+                pauseClientReadIfFull()
+            }
+            return
+        }
+        if n == -2 {
+            // Input full of pipelined requests: wait until the current response is done.
+            pauseClientRead()
+            return
+        }
+        if n < 0 {
+            let err = errno
+            if err == EAGAIN || err == EINTR { return }
+            if phase != .waiting {
+                worker.logger.log(.info, "recv() failed (\(err): \(errnoString(err))) while reading from client, client: \(peer.hostText)")
+            }
+            close()
+            return
+        }
+        // n == 0: the client closed its side.
+        if phase == .proxying || phase == .readingHead {
+            worker.logger.log(.info, "client prematurely closed connection, client: \(peer.hostText)")
+        }
+        close()
+    }
+
+    func clientWritable(timedOut: Bool) {
+        if timedOut {
+            worker.logger.log(.info, "client timed out (110: Connection timed out) while sending to client, client: \(peer.hostText)")
+            close()
+            return
+        }
+        guard writeClient() else { return }
+        if output.isEmpty {
+            if pausedUpstreamRead, let conn = upstreamConn {
+                pausedUpstreamRead = false
+                conn.readEvent.add(timeout: config.map { $0.routes[routeIndex].readTimeout } ?? 60)
+            }
+            if finishAfterFlush { finishRequest() }
+        }
+    }
+
+    /// Writes as much of `output` as the socket takes. Returns false when the connection failed
+    /// (and is closed).
+    @discardableResult
+    func writeClient() -> Bool {
+        while !output.isEmpty {
+            let n = Glibc.write(fd, output.base + output.readIndex, output.count)
+            if n > 0 { output.consume(n); continue }
+            let err = errno
+            if n < 0 && err == EINTR { continue }
+            if n < 0 && err == EAGAIN {
+                writeEvent.add(timeout: worker.config.sendTimeout)
+                return true
+            }
+            worker.logger.log(.info, "writev() failed (\(err): \(errnoString(err))) while sending to client, client: \(peer.hostText)")
+            close()
+            return false
+        }
+        writeEvent.delete()
+        return true
+    }
+
+    private func pauseClientRead() {
+        if !pausedClientRead { pausedClientRead = true; readEvent.delete() }
+    }
+
+    private func pauseClientReadIfFull() {
+        if input.freeSpace < 4096 && input.capacity >= input.limit { pauseClientRead() }
+    }
+
+    private func resumeClientRead(timeout: Double?) {
+        pausedClientRead = false
+        readEvent.add(timeout: timeout)
+    }
+
+    // MARK: - Request head
+
+    private func parseHead() {
+        if phase == .waiting {
+            phase = .readingHead
+            readEvent.add(timeout: worker.config.clientHeaderTimeout)
+        }
+        let result = parser.parse(input.readable)
+        switch result {
+        case .incomplete:
+            if input.freeSpace == 0 && input.capacity >= input.limit {
+                respondError(431, close: true)
+            }
+        case .failure(let error):
+            worker.logger.log(.info, "\(error.reason), client: \(peer.hostText)")
+            respondError(error.status, close: true)
+        case .complete:
+            dispatchRequest()
+        }
+    }
+
+    private func resetRequestState() {
+        routeIndex = -1
+        upstream = nil
+        tried = PeerSet()
+        staleRetryUsed = false
+        closeAfterResponse = false
+        requestBody = .none
+        requestRemaining = 0
+        requestDecoder = ChunkedDecoder()
+        requestBodyDone = true
+        requestBodyBytes = 0
+        retainedBody = 0
+        responseHeadDone = false
+        responseFraming = .none
+        responseRemaining = 0
+        responseDecoder = ChunkedDecoder()
+        chunkedToClient = false
+        pausedUpstreamRead = false
+        status = 0
+        bodyBytesSent = 0
+        upstreamStatuses.removeAll(keepingCapacity: true)
+        upstreamPeers.removeAll(keepingCapacity: true)
+        upstreamHeaderMs = -1
+        finishAfterFlush = false
+        connectionTokens.removeAll(keepingCapacity: true)
+    }
+
+    private func dispatchRequest() {
+        resetRequestState()
+        let h = parser.head
+        // Keep the head where its ranges stay valid while `input` is consumed.
+        head.clear()
+        head.append(UnsafeRawBufferPointer(start: input.base + input.readIndex, count: h.headEnd))
+        input.consume(h.headEnd)
+        requestStartMs = monotonicMilliseconds()
+        config = worker.runtime
+        keepAlive = h.keepAlive && !worker.quitting
+        isHead = h.method == .head
+        phase = .responding
+        let bytes = head.readable
+
+        collectConnectionTokens(bytes)
+        if h.isChunked {
+            requestBody = .chunked
+            requestBodyDone = false
+        } else if let length = h.contentLength, length > 0 {
+            requestBody = .length
+            requestRemaining = length
+            requestBodyDone = false
+        }
+        let maxBody = worker.config.clientMaxBodySize
+        if maxBody > 0, let length = h.contentLength, length > maxBody {
+            worker.logger.log(.error, "client intended to send too large body: \(length) bytes, client: \(peer.hostText)")
+            respondError(413, close: true)
+            return
+        }
+        guard HTTPPath.normalize(bytes.slice(h.pathRange), into: &path) else {
+            worker.logger.log(.info, "client sent invalid request path, client: \(peer.hostText)")
+            respondError(400, close: true)
+            return
+        }
+        let host = h.hostRange.map { bytes.slice($0) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        let runtime = config!
+        let match = path.withUnsafeBytes { pathBytes in
+            runtime.router.match(method: bytes.slice(h.methodRange), host: host, path: pathBytes, remote: remoteAddress())
+        }
+        guard let match else {
+            respond(status: 404, contentType: "text/plain; charset=utf-8", body: ResponsePages.routeNotFound)
+            return
+        }
+        routeIndex = match.routeIndex
+        let entry = runtime.routes[match.routeIndex]
+        guard let upstream = entry.upstream else {
+            if let missing = entry.missingUpstreamId {
+                worker.logger.log(.error, "failed to find upstream by id: \(missing)")
+                respondError(502)
+            } else {
+                worker.logger.log(.error, "missing upstream configuration in Route or Service")
+                respondError(503)
+            }
+            return
+        }
+        guard !upstream.peers.isEmpty else {
+            worker.logger.log(.error, "no valid upstream node")
+            respondError(503)
+            return
+        }
+        self.upstream = upstream
+        triesLeft = upstream.retries
+        buildForwardHead(upstream: upstream)
+        if h.expectContinue && !requestBodyDone && input.isEmpty {
+            output.append("HTTP/1.1 100 Continue\r\n\r\n")
+            guard writeClient() else { return }
+        }
+        decideBodyRetention()
+        phase = .proxying
+        upstreamStartMs = monotonicMilliseconds()
+        if !requestBodyDone {
+            readEvent.add(timeout: worker.config.clientBodyTimeout)
+        }
+        connectUpstream()
+    }
+
+    /// The client's address for `remote_addrs` matching.
+    private func remoteAddress() -> IPAddress? {
+        IPAddress(socketAddress: peer.storage)
+    }
+
+    private func collectConnectionTokens(_ bytes: UnsafeRawBufferPointer) {
+        for field in parser.head.headers where field.known == .connection {
+            var start = field.valueRange.lowerBound
+            let end = field.valueRange.upperBound
+            while start < end {
+                var stop = start
+                while stop < end && bytes[stop] != UInt8(ascii: ",") { stop += 1 }
+                var a = start, b = stop
+                while a < b && (bytes[a] == 32 || bytes[a] == 9) { a += 1 }
+                while b > a && (bytes[b - 1] == 32 || bytes[b - 1] == 9) { b -= 1 }
+                if a < b && connectionTokens.count < 16 { connectionTokens.append(a..<b) }
+                start = stop + 1
+            }
+        }
+    }
+
+    /// Whether a header is hop-by-hop because the client's `Connection` names it.
+    @inline(__always)
+    private func namedInConnection(_ name: UnsafeRawBufferPointer, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        for token in connectionTokens where Bytes.equalsIgnoringCase(name, bytes.slice(token)) { return true }
+        return false
+    }
+
+    /// The request head for the upstream (apisix-compat.md section 5): the client's method and
+    /// target, end-to-end headers, `Host` per `pass_host`, `X-Real-IP`, `X-Forwarded-*`, framing.
+    private func buildForwardHead(upstream: UpstreamRuntime) {
+        let h = parser.head
+        let bytes = head.readable
+        forwardHead.clear()
+        forwardHead.append(bytes.slice(h.methodRange))
+        forwardHead.append(UInt8(ascii: " "))
+        let target = bytes.slice(h.targetRange)
+        if target.first == UInt8(ascii: "/") || target.first == UInt8(ascii: "*") {
+            forwardHead.append(target)
+        } else {
+            // Absolute-form: send origin-form.
+            forwardHead.append(bytes.slice(h.pathRange.lowerBound..<h.targetRange.upperBound))
+        }
+        forwardHead.append(" HTTP/1.1\r\nHost: ")
+        switch upstream.config.passHost {
+        case .pass:
+            if let hostRange = h.hostRange {
+                forwardHead.append(bytes.slice(hostRange))
+            } else {
+                forwardHead.append(upstream.peers[0].hostHeader)
+            }
+        case .node:
+            // Filled per peer in `startSending`; reserve nothing here.
+            break
+        case .rewrite:
+            forwardHead.append(upstream.rewriteHost)
+        }
+        if upstream.config.passHost != .node { forwardHead.append("\r\n") }
+        hostHeaderEnd = upstream.config.passHost == .node ? forwardHead.writeIndex : -1
+        var xffSeen = false
+        for field in h.headers {
+            switch field.known {
+            case .host, .connection, .keepAlive, .proxyConnection, .upgrade, .te, .trailer,
+                 .transferEncoding, .contentLength, .expect, .xRealIP, .xForwardedProto,
+                 .xForwardedHost, .xForwardedPort, .forwarded:
+                continue
+            case .xForwardedFor:
+                // Keep the client's chain; our address is appended below.
+                forwardHead.append(xffSeen ? ", " : "X-Forwarded-For: ")
+                forwardHead.append(bytes.slice(field.valueRange))
+                xffSeen = true
+                continue
+            default:
+                let name = bytes.slice(field.nameRange)
+                if !connectionTokens.isEmpty && namedInConnection(name, bytes) { continue }
+                forwardHead.append(name)
+                forwardHead.append(": ")
+                forwardHead.append(bytes.slice(field.valueRange))
+                forwardHead.append("\r\n")
+            }
+        }
+        forwardHead.append(xffSeen ? ", " : "X-Forwarded-For: ")
+        forwardHead.append(peerText)
+        forwardHead.append("\r\nX-Real-IP: ")
+        forwardHead.append(peerText)
+        forwardHead.append("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ")
+        if let hostRange = h.hostRange {
+            let hostBytes = bytes.slice(hostRange)
+            forwardHead.append(hostBytes)
+            forwardHead.append("\r\nX-Forwarded-Port: ")
+            if let port = Bytes.port(ofHost: hostBytes) {
+                forwardHead.append(port)
+            } else {
+                forwardHead.append(decimal: Int64(listenerPort))
+            }
+        } else {
+            forwardHead.append("\r\nX-Forwarded-Port: ")
+            forwardHead.append(decimal: Int64(listenerPort))
+        }
+        switch requestBody {
+        case .none:
+            // RFC 9110 §8.6: a POST/PUT/PATCH with no body says so.
+            if h.method == .post || h.method == .put || h.method == .patch {
+                forwardHead.append("\r\nContent-Length: 0")
+            }
+        case .length:
+            forwardHead.append("\r\nContent-Length: ")
+            forwardHead.append(decimal: requestRemaining)
+        case .chunked:
+            forwardHead.append("\r\nTransfer-Encoding: chunked")
+        }
+        forwardHead.append("\r\n\r\n")
+    }
+
+    /// Where the `Host:` value goes for `pass_host: node` (per peer), or -1.
+    var hostHeaderEnd = -1
+
+    /// Keeps a body that is already wholly in `input` until the upstream answers.
+    private func decideBodyRetention() {
+        switch requestBody {
+        case .none:
+            retainedBody = 0
+        case .length:
+            retainedBody = Int64(input.count) >= requestRemaining ? Int(requestRemaining) : 0
+        case .chunked:
+            var probe = ChunkedDecoder()
+            var offset = 0
+            let bytes = input.readable
+            retainedBody = 0
+            while offset < bytes.count {
+                let (consumed, event) = probe.decode(bytes.slice(offset..<bytes.count))
+                offset += consumed
+                if case .end = event { retainedBody = offset; break }
+                if case .error = event { break }
+                if case .needMore = event { break }
+            }
+        }
+    }
+
+    // MARK: - Upstream connection
+
+    private func connectUpstream() {
+        guard let upstream, let runtime = config else { return }
+        let entry = runtime.routes[routeIndex]
+        guard let peerIndex = upstream.balancer.pick(excluding: tried) else {
+            failBeforeResponse(502)
+            return
+        }
+        tried.insert(peerIndex)
+        upstreamPeers.append(peerIndex)
+        if !staleRetryUsed, let conn = upstream.pool.lease(peer: peerIndex) {
+            conn.client = self
+            upstreamConn = conn
+            startSending(conn, entry: entry)
+            return
+        }
+        let peerInfo = upstream.peers[peerIndex]
+        guard let address = peerInfo.address else {
+            worker.logger.log(.error, "\(String(decoding: peerInfo.name, as: UTF8.self)) could not be resolved (3: Host not found) while connecting to upstream, client: \(peer.hostText)")
+            nextPeerOrFail(502)
+            return
+        }
+        switch Socket.connect(to: address) {
+        case .connected(let fd):
+            let conn = attachUpstream(fd: fd, peerIndex: peerIndex, upstream: upstream)
+            conn.state = .active
+            startSending(conn, entry: entry)
+        case .inProgress(let fd):
+            let conn = attachUpstream(fd: fd, peerIndex: peerIndex, upstream: upstream)
+            conn.state = .connecting
+            conn.writeEvent.add(timeout: entry.connectTimeout)
+        case .failed(let err):
+            logUpstreamError("connect() to \(address.description) failed (\(err): \(errnoString(err))) while connecting to upstream", peerIndex: peerIndex)
+            nextPeerOrFail(502)
+        }
+    }
+
+    private func attachUpstream(fd: Int32, peerIndex: Int, upstream: UpstreamRuntime) -> UpstreamConnection {
+        let conn = worker.newUpstreamConnection()
+        conn.attach(fd: fd)
+        conn.upstream = upstream
+        conn.peerIndex = peerIndex
+        conn.client = self
+        upstreamConn = conn
+        return conn
+    }
+
+    /// Writes the request head and what body is at hand to a connected upstream.
+    private func startSending(_ conn: UpstreamConnection, entry: RuntimeConfig.RouteEntry) {
+        conn.parser.reset()
+        conn.input.clear()
+        conn.output.clear()
+        if hostHeaderEnd >= 0, let upstream {
+            conn.output.append(UnsafeRawBufferPointer(start: forwardHead.base, count: hostHeaderEnd))
+            conn.output.append(upstream.peers[conn.peerIndex].hostHeader)
+            conn.output.append("\r\n")
+            conn.output.append(UnsafeRawBufferPointer(start: forwardHead.base + hostHeaderEnd, count: forwardHead.writeIndex - hostHeaderEnd))
+        } else {
+            conn.output.append(forwardHead.readable)
+        }
+        conn.requests += 1
+        if retainedBody > 0 {
+            appendBody(from: UnsafeRawBufferPointer(start: input.base + input.readIndex, count: retainedBody), to: conn, consumeInput: false)
+        } else if !requestBodyDone {
+            moveStreamedBody(to: conn)
+        }
+        conn.readEvent.add(timeout: entry.readTimeout)
+        guard conn.flush() else {
+            upstreamWriteFailed(conn)
+            return
+        }
+        if !conn.output.isEmpty { conn.writeEvent.add(timeout: entry.sendTimeout) }
+    }
+
+    /// Copies body bytes (re-framed) into the upstream's output. For a retained body the input is
+    /// left in place.
+    private func appendBody(from bytes: UnsafeRawBufferPointer, to conn: UpstreamConnection, consumeInput: Bool) {
+        switch requestBody {
+        case .none:
+            break
+        case .length:
+            conn.output.append(bytes)
+            if !consumeInput { requestBodyDone = true; requestRemaining = 0 }
+        case .chunked:
+            var decoder = ChunkedDecoder()
+            var offset = 0
+            while offset < bytes.count {
+                let (consumed, event) = decoder.decode(bytes.slice(offset..<bytes.count))
+                switch event {
+                case .data(let range):
+                    let data = bytes.slice((offset + range.lowerBound)..<(offset + range.upperBound))
+                    conn.output.append(hex: data.count)
+                    conn.output.append("\r\n")
+                    conn.output.append(data)
+                    conn.output.append("\r\n")
+                case .end:
+                    conn.output.append("0\r\n\r\n")
+                    requestBodyDone = true
+                default:
+                    break
+                }
+                offset += consumed
+                if case .end = event { break }
+                if consumed == 0 { break }
+            }
+        }
+    }
+
+    /// Streams body bytes from `input` to the upstream (body larger than what was at hand).
+    private func moveStreamedBody(to conn: UpstreamConnection) {
+        let maxBody = worker.config.clientMaxBodySize
+        while !input.isEmpty && !requestBodyDone && conn.output.count < Self.outputHighWater {
+            switch requestBody {
+            case .none:
+                requestBodyDone = true
+            case .length:
+                let n = Int(min(Int64(input.count), requestRemaining))
+                conn.output.append(UnsafeRawBufferPointer(start: input.base + input.readIndex, count: n))
+                input.consume(n)
+                requestRemaining -= Int64(n)
+                if requestRemaining == 0 { requestBodyDone = true }
+            case .chunked:
+                let (consumed, event) = requestDecoder.decode(input.readable)
+                switch event {
+                case .data(let range):
+                    let data = input.readable.slice(range)
+                    requestBodyBytes += Int64(data.count)
+                    if maxBody > 0 && requestBodyBytes > maxBody {
+                        worker.logger.log(.error, "client intended to send too large chunked body: \(requestBodyBytes) bytes, client: \(peer.hostText)")
+                        abortWithError(413)
+                        return
+                    }
+                    conn.output.append(hex: data.count)
+                    conn.output.append("\r\n")
+                    conn.output.append(data)
+                    conn.output.append("\r\n")
+                case .end:
+                    conn.output.append("0\r\n\r\n")
+                    requestBodyDone = true
+                case .needMore:
+                    break
+                case .error(let reason):
+                    worker.logger.log(.info, "client sent invalid chunked body (\(reason)), client: \(peer.hostText)")
+                    abortWithError(400)
+                    return
+                }
+                input.consume(consumed)
+                if case .needMore = event { return }
+            }
+        }
+    }
+
+    /// More body bytes arrived from the client, or the upstream drained its output.
+    private func pumpRequestBody() {
+        guard let conn = upstreamConn, conn.state == .active else {
+            // Still connecting: bytes wait in `input`.
+            pauseClientReadIfFull()
+            return
+        }
+        if retainedBody > 0 { return }
+        moveStreamedBody(to: conn)
+        guard phase == .proxying else { return }
+        guard conn.flush() else {
+            upstreamWriteFailed(conn)
+            return
+        }
+        if !conn.output.isEmpty {
+            conn.writeEvent.add(timeout: config!.routes[routeIndex].sendTimeout)
+            if conn.output.count >= Self.outputHighWater { pauseClientRead() }
+        } else if !requestBodyDone && pausedClientRead {
+            resumeClientRead(timeout: worker.config.clientBodyTimeout)
+        } else if !requestBodyDone {
+            readEvent.add(timeout: worker.config.clientBodyTimeout)
+        }
+        if requestBodyDone && !pausedClientRead { readEvent.add() }
+    }
+
+    func upstreamWritable(_ conn: UpstreamConnection, timedOut: Bool) {
+        guard let runtime = config else { return }
+        let entry = runtime.routes[routeIndex]
+        if conn.state == .connecting {
+            let address = upstream!.peers[conn.peerIndex].address!.description
+            if timedOut {
+                logUpstreamError("upstream timed out (110: Connection timed out) while connecting to upstream", peerIndex: conn.peerIndex)
+                dropUpstream(conn)
+                nextPeerOrFail(504)
+                return
+            }
+            let err = Socket.pendingError(conn.fd)
+            if err != 0 {
+                logUpstreamError("connect() to \(address) failed (\(err): \(errnoString(err))) while connecting to upstream", peerIndex: conn.peerIndex)
+                dropUpstream(conn)
+                nextPeerOrFail(502)
+                return
+            }
+            conn.state = .active
+            conn.writeEvent.delete()
+            startSending(conn, entry: entry)
+            return
+        }
+        if timedOut {
+            logUpstreamError("upstream timed out (110: Connection timed out) while sending request to upstream", peerIndex: conn.peerIndex)
+            dropUpstream(conn)
+            failBeforeResponse(504)
+            return
+        }
+        guard conn.flush() else {
+            upstreamWriteFailed(conn)
+            return
+        }
+        if conn.output.isEmpty {
+            conn.writeEvent.delete()
+            if !requestBodyDone {
+                pumpRequestBody()
+            }
+        }
+    }
+
+    private func upstreamWriteFailed(_ conn: UpstreamConnection) {
+        let err = errno
+        if conn.reused && !staleRetryUsed && canRetryBody {
+            // The peer closed the pooled connection before we wrote: once more on a new one.
+            staleRetryUsed = true
+            dropUpstream(conn)
+            tried = PeerSet()
+            upstreamPeers.removeLast()
+            connectUpstream()
+            return
+        }
+        logUpstreamError("writev() failed (\(err): \(errnoString(err))) while sending request to upstream", peerIndex: conn.peerIndex)
+        dropUpstream(conn)
+        nextPeerOrFail(502)
+    }
+
+    private var canRetryBody: Bool { requestBody == .none || retainedBody > 0 }
+
+    private func dropUpstream(_ conn: UpstreamConnection) {
+        if upstreamConn === conn { upstreamConn = nil }
+        conn.close()
+    }
+
+    /// Tries the next peer after a connect failure or timeout, while `retries` allows and the
+    /// request can be sent again; otherwise answers `status`.
+    private func nextPeerOrFail(_ status: Int) {
+        upstreamStatuses.append(status)
+        if triesLeft > 0 && canRetryBody, let upstream, tried.count < upstream.peers.count {
+            triesLeft -= 1
+            connectUpstream()
+            return
+        }
+        respondUpstreamFailure(status)
+    }
+
+    private func failBeforeResponse(_ status: Int) {
+        upstreamStatuses.append(status)
+        respondUpstreamFailure(status)
+    }
+
+    private func respondUpstreamFailure(_ status: Int) {
+        if let conn = upstreamConn { dropUpstream(conn) }
+        if !requestBodyDone { closeAfterResponse = true }
+        respondError(status, upstreamStatusHeader: true)
+    }
+
+    // MARK: - Upstream response
+
+    func upstreamReadable(_ conn: UpstreamConnection, timedOut: Bool) {
+        if conn.state == .connecting {
+            // A connect that failed makes the socket readable too; the write side reports it.
+            return
+        }
+        if timedOut {
+            if !responseHeadDone {
+                logUpstreamError("upstream timed out (110: Connection timed out) while reading response header from upstream", peerIndex: conn.peerIndex)
+                dropUpstream(conn)
+                failBeforeResponse(504)
+            } else {
+                logUpstreamError("upstream timed out (110: Connection timed out) while reading upstream", peerIndex: conn.peerIndex)
+                close()
+            }
+            return
+        }
+        let n = conn.input.read(from: conn.fd)
+        if n > 0 {
+            if !responseHeadDone { parseResponseHead(conn) } else { forwardResponseBody(conn) }
+            return
+        }
+        if n == -2 {
+            if !responseHeadDone {
+                logUpstreamError("upstream sent too big header while reading response header from upstream", peerIndex: conn.peerIndex)
+                dropUpstream(conn)
+                failBeforeResponse(502)
+            }
+            return
+        }
+        let err: Int32 = n < 0 ? errno : 0
+        if n < 0 && (err == EAGAIN || err == EINTR) { return }
+        // EOF or error.
+        if !responseHeadDone {
+            if conn.input.isEmpty && conn.reused && !staleRetryUsed && canRetryBody {
+                staleRetryUsed = true
+                dropUpstream(conn)
+                tried = PeerSet()
+                upstreamPeers.removeLast()
+                connectUpstream()
+                return
+            }
+            let what = n == 0 ? "upstream prematurely closed connection" : "recv() failed (\(err): \(errnoString(err)))"
+            logUpstreamError("\(what) while reading response header from upstream", peerIndex: conn.peerIndex)
+            dropUpstream(conn)
+            failBeforeResponse(502)
+            return
+        }
+        if case .untilClose = responseFraming {
+            dropUpstream(conn)
+            if chunkedToClient { output.append("0\r\n\r\n") }
+            completeResponse()
+            return
+        }
+        let what = n == 0 ? "upstream prematurely closed connection" : "recv() failed (\(err): \(errnoString(err)))"
+        logUpstreamError("\(what) while reading upstream", peerIndex: conn.peerIndex)
+        // The response is incomplete and the client must see that: close after what we have.
+        dropUpstream(conn)
+        closeAfterResponse = true
+        keepAlive = false
+        if writeClient() { close() }
+    }
+
+    private func parseResponseHead(_ conn: UpstreamConnection) {
+        while true {
+            let result = conn.parser.parse(conn.input.readable)
+            switch result {
+            case .incomplete:
+                return
+            case .failure:
+                logUpstreamError("upstream sent invalid header while reading response header from upstream", peerIndex: conn.peerIndex)
+                dropUpstream(conn)
+                failBeforeResponse(502)
+                return
+            case .complete:
+                let rh = conn.parser.head
+                if rh.status >= 100 && rh.status < 200 && rh.status != 101 {
+                    // Interim response (100 Continue from the upstream): not forwarded.
+                    conn.input.consume(rh.headEnd)
+                    conn.parser.reset()
+                    continue
+                }
+                startResponse(conn)
+                return
+            }
+        }
+    }
+
+    /// Builds the client's response head from the upstream's: end-to-end headers, our `Server`,
+    /// framing recomputed (apisix-compat.md "deliberately differs": hop-by-hop always stripped).
+    private func startResponse(_ conn: UpstreamConnection) {
+        let rh = conn.parser.head
+        responseHeadDone = true
+        upstreamHeaderMs = monotonicMilliseconds()
+        status = rh.status
+        upstreamStatuses.append(rh.status)
+        if retainedBody > 0 {
+            input.consume(retainedBody)
+            retainedBody = 0
+        }
+        if !requestBodyDone {
+            // The upstream answered before taking the whole body: this connection cannot be
+            // re-synchronised with the client.
+            closeAfterResponse = true
+        }
+        if rh.status == 101 {
+            logUpstreamError("upstream tried to switch protocols, not supported", peerIndex: conn.peerIndex)
+            dropUpstream(conn)
+            responseHeadDone = false
+            upstreamStatuses.removeLast()
+            failBeforeResponse(502)
+            return
+        }
+        responseFraming = conn.parser.bodyFraming(requestMethod: parser.head.method)
+        let clientHTTP11 = parser.head.versionMinor >= 1
+        let bytes = conn.input.readable
+        output.append(clientHTTP11 ? "HTTP/1.1 " : "HTTP/1.0 ")
+        // Status code and reason as the upstream sent them.
+        output.append(bytes.slice(rh.statusLineRest))
+        output.append("\r\n")
+        output.append(worker.serverHeader)
+        var sawDate = false
+        var contentLengthKept = false
+        for field in rh.headers {
+            switch field.known {
+            case .connection, .keepAlive, .proxyConnection, .upgrade, .te, .trailer, .transferEncoding:
+                continue
+            case .contentLength:
+                // Kept only when it is the framing (or describes a HEAD response's body).
+                if case .length = responseFraming { contentLengthKept = true } else if !isHead { continue }
+            default:
+                let name = bytes.slice(field.nameRange)
+                if Bytes.equalsIgnoringCase(name, "server") { continue }
+                if Bytes.equalsIgnoringCase(name, "date") { sawDate = true }
+                if responseNamesInConnection(name, conn) { continue }
+            }
+            output.append(bytes.slice(field.nameRange))
+            output.append(": ")
+            output.append(bytes.slice(field.valueRange))
+            output.append("\r\n")
+        }
+        if !sawDate {
+            worker.clock.refresh()
+            output.append("Date: ")
+            output.append(worker.clock.httpDate)
+            output.append("\r\n")
+        }
+        if rh.status >= 500 {
+            appendUpstreamStatusHeader()
+        }
+        switch responseFraming {
+        case .none:
+            break
+        case .length(let length):
+            responseRemaining = length
+            if !contentLengthKept {
+                output.append("Content-Length: ")
+                output.append(decimal: length)
+                output.append("\r\n")
+            }
+        case .chunked, .untilClose:
+            if clientHTTP11 {
+                chunkedToClient = true
+                output.append("Transfer-Encoding: chunked\r\n")
+            } else {
+                closeAfterResponse = true
+            }
+        }
+        if closeAfterResponse || !keepAlive {
+            keepAlive = false
+            output.append("Connection: close\r\n\r\n")
+        } else {
+            output.append("Connection: keep-alive\r\n\r\n")
+        }
+        responseBodyStart = output.writeIndex
+        conn.input.consume(rh.headEnd)
+        forwardResponseBody(conn)
+    }
+
+    private func responseNamesInConnection(_ name: UnsafeRawBufferPointer, _ conn: UpstreamConnection) -> Bool {
+        let rh = conn.parser.head
+        let bytes = conn.input.readable
+        for field in rh.headers where field.known == .connection {
+            var start = field.valueRange.lowerBound
+            let end = field.valueRange.upperBound
+            while start < end {
+                var stop = start
+                while stop < end && bytes[stop] != UInt8(ascii: ",") { stop += 1 }
+                var a = start, b = stop
+                while a < b && (bytes[a] == 32 || bytes[a] == 9) { a += 1 }
+                while b > a && (bytes[b - 1] == 32 || bytes[b - 1] == 9) { b -= 1 }
+                if a < b && Bytes.equalsIgnoringCase(name, bytes.slice(a..<b)) { return true }
+                start = stop + 1
+            }
+        }
+        return false
+    }
+
+    private func appendUpstreamStatusHeader() {
+        output.append("X-APISIX-Upstream-Status: ")
+        for (i, s) in upstreamStatuses.enumerated() {
+            if i > 0 { output.append(", ") }
+            output.append(decimal: Int64(s))
+        }
+        output.append("\r\n")
+    }
+
+    /// Moves response body bytes from the upstream's input to the client's output, re-framed.
+    private func forwardResponseBody(_ conn: UpstreamConnection) {
+        var done = false
+        switch responseFraming {
+        case .none:
+            done = true
+        case .length:
+            let n = Int(min(Int64(conn.input.count), responseRemaining))
+            if n > 0 {
+                output.append(UnsafeRawBufferPointer(start: conn.input.base + conn.input.readIndex, count: n))
+                conn.input.consume(n)
+                responseRemaining -= Int64(n)
+                bodyBytesSent += Int64(n)
+            }
+            done = responseRemaining == 0
+        case .chunked:
+            while !conn.input.isEmpty {
+                let (consumed, event) = responseDecoder.decode(conn.input.readable)
+                switch event {
+                case .data(let range):
+                    let data = conn.input.readable.slice(range)
+                    if chunkedToClient {
+                        output.append(hex: data.count)
+                        output.append("\r\n")
+                        output.append(data)
+                        output.append("\r\n")
+                    } else {
+                        output.append(data)
+                    }
+                    bodyBytesSent += Int64(data.count)
+                case .end:
+                    if chunkedToClient { output.append("0\r\n\r\n") }
+                    done = true
+                case .needMore:
+                    break
+                case .error(let reason):
+                    logUpstreamError("upstream sent invalid chunked response (\(reason)) while reading upstream", peerIndex: conn.peerIndex)
+                    dropUpstream(conn)
+                    keepAlive = false
+                    if writeClient() { close() }
+                    return
+                }
+                conn.input.consume(consumed)
+                if done { break }
+                if case .needMore = event { break }
+            }
+        case .untilClose:
+            let n = conn.input.count
+            if n > 0 {
+                let data = conn.input.readable
+                if chunkedToClient {
+                    output.append(hex: n)
+                    output.append("\r\n")
+                    output.append(data)
+                    output.append("\r\n")
+                } else {
+                    output.append(data)
+                }
+                conn.input.consume(n)
+                bodyBytesSent += Int64(n)
+            }
+        }
+        if done {
+            releaseUpstream(conn)
+            completeResponse()
+            return
+        }
+        guard writeClient() else { return }
+        if output.count >= Self.outputHighWater && !pausedUpstreamRead {
+            // Back-pressure: a slow client stops us reading the upstream.
+            pausedUpstreamRead = true
+            conn.readEvent.delete()
+        }
+    }
+
+    private func releaseUpstream(_ conn: UpstreamConnection) {
+        upstreamConn = nil
+        let reusable = conn.parser.head.keepAlive && requestBodyDone && conn.input.isEmpty
+        if reusable, let pool = conn.upstream?.pool {
+            pool.release(conn)
+        } else {
+            conn.close()
+        }
+    }
+
+    /// The response is entirely in `output`: log it, then go on once it is written.
+    private func completeResponse() {
+        writeAccessLog()
+        finishAfterFlush = true
+        guard writeClient() else { return }
+        if output.isEmpty { finishRequest() }
+    }
+
+    // MARK: - Local responses
+
+    /// An nginx HTML error page.
+    private func respondError(_ status: Int, close: Bool = false, upstreamStatusHeader: Bool = false) {
+        if close { closeAfterResponse = true }
+        respond(status: status, contentType: "text/html", body: ResponsePages.pages[status] ?? ResponsePages.htmlPage(status),
+                upstreamStatusHeader: upstreamStatusHeader)
+    }
+
+    /// An error while the request body was still arriving: answer and close.
+    private func abortWithError(_ status: Int) {
+        if let conn = upstreamConn { dropUpstream(conn) }
+        if responseHeadDone {
+            close()
+            return
+        }
+        closeAfterResponse = true
+        respondError(status)
+    }
+
+    private func respond(status: Int, contentType: StaticString, body: [UInt8], upstreamStatusHeader: Bool = false) {
+        self.status = status
+        phase = .responding
+        if !requestBodyDone { closeAfterResponse = true }
+        if closeAfterResponse { keepAlive = false }
+        output.append("HTTP/1.1 ")
+        output.append(decimal: Int64(status))
+        output.append(" ")
+        output.append(ResponsePages.reason(status))
+        output.append("\r\n")
+        output.append(worker.serverHeader)
+        worker.clock.refresh()
+        output.append("Date: ")
+        output.append(worker.clock.httpDate)
+        output.append("\r\nContent-Type: ")
+        output.append(contentType)
+        output.append("\r\nContent-Length: ")
+        output.append(decimal: Int64(body.count))
+        output.append("\r\n")
+        if upstreamStatusHeader { appendUpstreamStatusHeader() }
+        output.append(keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n")
+        if !isHead {
+            output.append(body)
+            bodyBytesSent = Int64(body.count)
+        }
+        completeResponse()
+    }
+
+    /// The response is written: next request (pipelined bytes first) or close.
+    private func finishRequest() {
+        finishAfterFlush = false
+        if closeAfterResponse || !keepAlive {
+            shutdownAndClose()
+            return
+        }
+        config = nil
+        upstream = nil
+        phase = .waiting
+        parser.reset()
+        if pausedClientRead { pausedClientRead = false }
+        readEvent.add(timeout: worker.config.keepaliveTimeout)
+        if worker.quitting && input.isEmpty {
+            close()
+            return
+        }
+        if !input.isEmpty { parseHead() }
+    }
+
+    /// Closes after sending everything, so the client reads the whole last response.
+    private func shutdownAndClose() {
+        shutdown(fd, Int32(SHUT_WR))
+        close()
+    }
+
+    // MARK: - Logs
+
+    private func logUpstreamError(_ message: String, peerIndex: Int) {
+        guard worker.logger.enabled(.error) else { return }
+        let h = parser.head
+        let bytes = head.readable
+        let method = String(decoding: bytes.slice(h.methodRange), as: UTF8.self)
+        let target = String(decoding: bytes.slice(h.targetRange), as: UTF8.self)
+        let host = h.hostRange.map { String(decoding: bytes.slice($0), as: UTF8.self) } ?? ""
+        let url = upstream.map { $0.peers[peerIndex].url } ?? ""
+        worker.logger.log(.error, "\(message), client: \(peer.hostText), server: , request: \"\(method) \(target) HTTP/1.\(h.versionMinor)\", upstream: \"\(url)\(target)\", host: \"\(host)\"")
+    }
+
+    private func writeAccessLog() {
+        guard let log = worker.accessLog else { return }
+        worker.clock.refresh()
+        let h = parser.head
+        let bytes = head.readable
+        let now = monotonicMilliseconds()
+        log.line.append(peerText)
+        log.line.append(" - - [")
+        log.line.append(worker.clock.logTime)
+        log.line.append("] \"")
+        if h.headEnd > 0 && head.count > 0 {
+            log.line.append(bytes.slice(h.methodRange))
+            log.line.append(" ")
+            log.line.append(bytes.slice(h.targetRange))
+            log.line.append(h.versionMinor == 0 ? " HTTP/1.0" : " HTTP/1.1")
+        }
+        log.line.append("\" ")
+        log.line.append(decimal: Int64(status))
+        log.line.append(" ")
+        log.line.append(decimal: bodyBytesSent)
+        log.line.append(" \"")
+        appendHeaderValue(named: "referer", to: &log.line)
+        log.line.append("\" \"")
+        appendHeaderValue(named: "user-agent", to: &log.line)
+        log.line.append("\" ")
+        if let upstream, !upstreamPeers.isEmpty {
+            for (i, p) in upstreamPeers.enumerated() {
+                if i > 0 { log.line.append(", ") }
+                log.line.append(upstream.peers[p].name)
+            }
+            log.line.append(" ")
+            for (i, s) in upstreamStatuses.enumerated() {
+                if i > 0 { log.line.append(", ") }
+                log.line.append(decimal: Int64(s))
+            }
+            if upstreamStatuses.isEmpty { log.line.append("-") }
+        } else {
+            log.line.append("- -")
+        }
+        log.line.append(" ")
+        appendSeconds(now - requestStartMs, to: &log.line)
+        log.line.append(" ")
+        if upstreamHeaderMs >= 0 {
+            appendSeconds(now - upstreamStartMs, to: &log.line)
+        } else {
+            log.line.append("-")
+        }
+        log.line.append("\n")
+        log.flushLine()
+    }
+
+    private func appendHeaderValue(named name: StaticString, to line: inout ByteBuffer) {
+        let bytes = head.readable
+        for field in parser.head.headers where Bytes.equalsIgnoringCase(bytes.slice(field.nameRange), name) {
+            line.append(bytes.slice(field.valueRange))
+            return
+        }
+        line.append("-")
+    }
+
+    /// `0.003` from milliseconds.
+    private func appendSeconds(_ ms: Int64, to line: inout ByteBuffer) {
+        let v = max(0, ms)
+        line.append(decimal: v / 1000)
+        line.append(".")
+        let frac = v % 1000
+        if frac < 100 { line.append("0") }
+        if frac < 10 { line.append("0") }
+        line.append(decimal: frac)
+    }
+}
+
+private func clientReadCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {
+    Unmanaged<ClientConnection>.fromOpaque(ctx!)._withUnsafeGuaranteedRef {
+        $0.clientReadable(timedOut: Int32(what) & EV_TIMEOUT != 0)
+    }
+}
+
+private func clientWriteCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {
+    Unmanaged<ClientConnection>.fromOpaque(ctx!)._withUnsafeGuaranteedRef {
+        $0.clientWritable(timedOut: Int32(what) & EV_TIMEOUT != 0)
+    }
+}

@@ -1,0 +1,156 @@
+// Thin syscall wrappers for the data plane: non-blocking sockets, connect with nginx's small
+// vocabulary of outcomes (ngx_event_connect.c), peer addresses as text.
+package import CLibevent
+#if canImport(Glibc)
+package import Glibc
+#endif
+
+/// A resolved IPv4 or IPv6 socket address.
+package struct SocketAddress: Sendable {
+    package var storage = sockaddr_storage()
+    package var length: socklen_t = 0
+
+    package init() {}
+
+    /// Parses a numeric IPv4 or IPv6 address (brackets allowed) and a port; nil when not numeric.
+    package init?(numericHost host: String, port: Int) {
+        var h = host
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, h, &v4) == 1 {
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = in_port_t(UInt16(port).bigEndian)
+            sin.sin_addr = v4
+            withUnsafeMutableBytes(of: &storage) { dst in
+                withUnsafeBytes(of: &sin) { dst.copyMemory(from: $0) }
+            }
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            return
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, h, &v6) == 1 {
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_port = in_port_t(UInt16(port).bigEndian)
+            sin6.sin6_addr = v6
+            withUnsafeMutableBytes(of: &storage) { dst in
+                withUnsafeBytes(of: &sin6) { dst.copyMemory(from: $0) }
+            }
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            return
+        }
+        return nil
+    }
+
+    /// Resolves a host name with the system resolver (blocking: used when a snapshot is applied,
+    /// never per request). The first address wins, IPv4 preferred.
+    package static func resolve(host: String, port: Int) -> SocketAddress? {
+        if let numeric = SocketAddress(numericHost: host, port: port) { return numeric }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &result) == 0, let first = result else { return nil }
+        defer { freeaddrinfo(first) }
+        var chosen: UnsafeMutablePointer<addrinfo>? = first
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let c = cursor {
+            if c.pointee.ai_family == AF_INET { chosen = c; break }
+            cursor = c.pointee.ai_next
+        }
+        guard let c = chosen, let addr = c.pointee.ai_addr else { return nil }
+        var out = SocketAddress()
+        withUnsafeMutableBytes(of: &out.storage) { dst in
+            dst.copyMemory(from: UnsafeRawBufferPointer(start: addr, count: Int(c.pointee.ai_addrlen)))
+        }
+        out.length = c.pointee.ai_addrlen
+        return out
+    }
+
+    package var family: Int32 { Int32(storage.ss_family) }
+
+    /// `127.0.0.1` or `::1` (no port).
+    package var hostText: String {
+        var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        var copy = storage
+        withUnsafePointer(to: &copy) { ptr in
+            ptr.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<sockaddr_storage>.size) { raw in
+                if family == AF_INET {
+                    let sin = UnsafeRawPointer(raw).assumingMemoryBound(to: sockaddr_in.self)
+                    var a = sin.pointee.sin_addr
+                    _ = inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
+                } else if family == AF_INET6 {
+                    let sin6 = UnsafeRawPointer(raw).assumingMemoryBound(to: sockaddr_in6.self)
+                    var a = sin6.pointee.sin6_addr
+                    _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
+                }
+            }
+        }
+        return String(cString: buf)
+    }
+
+    package var port: Int {
+        var copy = storage
+        return withUnsafeBytes(of: &copy) { raw in
+            let be = raw.load(fromByteOffset: 2, as: UInt16.self)  // sin_port and sin6_port share the offset
+            return Int(UInt16(bigEndian: be))
+        }
+    }
+
+    /// `127.0.0.1:1980` or `[::1]:1980`.
+    package var description: String {
+        family == AF_INET6 ? "[\(hostText)]:\(port)" : "\(hostText):\(port)"
+    }
+}
+
+/// What a non-blocking connect did (nginx: NGX_OK / NGX_AGAIN / NGX_DECLINED / NGX_ERROR).
+package enum ConnectOutcome {
+    case connected(Int32)
+    case inProgress(Int32)
+    /// This peer refused or is unreachable: try the next one. Carries errno.
+    case failed(Int32)
+}
+
+package enum Socket {
+    /// Starts a non-blocking, close-on-exec TCP connect with TCP_NODELAY.
+    package static func connect(to address: SocketAddress) -> ConnectOutcome {
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { return .failed(errno) }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = address.storage
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, address.length) }
+        }
+        if rc == 0 { return .connected(fd) }
+        let err = errno
+        if err == EINPROGRESS || err == EINTR { return .inProgress(fd) }
+        close(fd)
+        return .failed(err)
+    }
+
+    /// The pending error of a socket whose connect finished (0 = connected).
+    package static func pendingError(_ fd: Int32) -> Int32 {
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 { return errno }
+        return err
+    }
+
+    /// Accepts one connection as non-blocking and close-on-exec; -1 with errno set when none.
+    @inline(__always)
+    package static func accept(_ listener: Int32, into address: inout SocketAddress) -> Int32 {
+        address.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        return withUnsafeMutablePointer(to: &address.storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sluice_accept4(listener, $0, &address.length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+            }
+        }
+    }
+
+    package static func setNoDelay(_ fd: Int32) {
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+}

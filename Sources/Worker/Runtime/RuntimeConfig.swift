@@ -1,0 +1,68 @@
+package import Shared
+
+/// A snapshot as one worker serves it: the router and, per route, everything a request needs,
+/// resolved once. Immutable after build; a request keeps a reference to the one it started with,
+/// so in-flight requests finish on their configuration while new ones use the next.
+package final class RuntimeConfig {
+    package struct RouteEntry {
+        package let route: Route
+        /// Inline upstream, or the one `upstream_id` names; nil with `missingUpstreamId` set when that
+        /// id does not exist (502), nil without it when the route has no upstream (503).
+        package let upstream: UpstreamRuntime?
+        package let missingUpstreamId: String?
+        /// Seconds: route `timeout`, else the upstream's, else 60 s (nginx's proxy_*_timeout).
+        package let connectTimeout: Double
+        package let sendTimeout: Double
+        package let readTimeout: Double
+    }
+
+    package let generation: UInt64
+    package let router: Router
+    package let routes: [RouteEntry]
+    /// Every upstream runtime of this config (by id, and inline ones by `route:<id>`), for reuse by
+    /// the next build and for draining.
+    package let upstreams: [String: UpstreamRuntime]
+
+    /// Builds from `snapshot`, reusing `previous`'s upstream runtimes whose configuration is equal.
+    package init(snapshot: ConfigSnapshot, defaults: GatewayConfig, previous: RuntimeConfig?) {
+        generation = snapshot.generation
+        var table: [String: UpstreamRuntime] = [:]
+        func runtime(key: String, config: Upstream) -> UpstreamRuntime {
+            if let old = previous?.upstreams[key], old.config == config { table[key] = old; return old }
+            let fresh = UpstreamRuntime(config: config, defaults: defaults)
+            table[key] = fresh
+            return fresh
+        }
+        for (id, upstream) in snapshot.upstreams {
+            _ = runtime(key: "id:" + id, config: upstream)
+        }
+        var entries: [RouteEntry] = []
+        entries.reserveCapacity(snapshot.routes.count)
+        for route in snapshot.routes {
+            var upstream: UpstreamRuntime?
+            var missing: String?
+            if let inline = route.upstream {
+                upstream = runtime(key: "route:" + route.id, config: inline)
+            } else if let id = route.upstreamId {
+                upstream = table["id:" + id]
+                if upstream == nil { missing = id }
+            }
+            let timeout = route.timeout ?? upstream?.config.timeout
+            entries.append(RouteEntry(route: route, upstream: upstream, missingUpstreamId: missing,
+                                      connectTimeout: timeout?.connect ?? 60,
+                                      sendTimeout: timeout?.send ?? 60,
+                                      readTimeout: timeout?.read ?? 60))
+        }
+        routes = entries
+        upstreams = table
+        router = Router(routes: snapshot.routes)
+        // Pools of upstreams that are gone or changed are closed; their leased connections close
+        // when released.
+        if let previous {
+            for (key, old) in previous.upstreams where table[key] !== old {
+                old.pool.retired = true
+                old.pool.drain()
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+package import CLibevent
+package import Shared
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything one worker process owns: the event base, listeners, the live configuration, the
+/// connection free lists and the logs. One instance per process, confined to its loop; libevent
+/// callbacks recover it from their context pointer (no globals).
+package final class WorkerLoop {
+    package let base: OpaquePointer
+    package let context: WorkerContext
+    package var config: GatewayConfig { context.config }
+    package let logger: Logger
+    package let accessLog: AccessLog?
+    package private(set) var runtime: RuntimeConfig
+    package var clock = CachedClock()
+    /// `Server:` header line, built once.
+    package let serverHeader: [UInt8]
+
+    private struct Listener {
+        let fd: Int32
+        let port: Int
+        let event: EventHandle
+    }
+    private var listeners: [Listener] = []
+    private var signalEvents: [OpaquePointer] = []
+    /// Open client connections (swap-remove by `liveIndex`).
+    var live: [ClientConnection] = []
+    private var freeClients: [ClientConnection] = []
+    private var freeUpstreams: [UpstreamConnection] = []
+    /// Set by SIGQUIT: no new connections; exit once the live ones are done.
+    package private(set) var quitting = false
+    private var quitDeadline: OpaquePointer?
+
+    package init(context: WorkerContext) {
+        self.context = context
+        base = event_base_new()!
+        let errorLogPath = context.config.errorLog.hasPrefix("/") ? context.config.errorLog : context.prefix + "/" + context.config.errorLog
+        logger = Logger(path: errorLogPath, level: context.config.errorLogLevel)
+        if context.config.enableAccessLog {
+            let path = context.config.accessLog.hasPrefix("/") ? context.config.accessLog : context.prefix + "/" + context.config.accessLog
+            accessLog = AccessLog(path: path)
+        } else {
+            accessLog = nil
+        }
+        serverHeader = Array((context.config.enableServerTokens ? "Server: sluice/\(sluiceVersion)\r\n" : "Server: sluice\r\n").utf8)
+        let snapshotPath = SnapshotFile.path(prefix: context.prefix)
+        var snapshot = ConfigSnapshot()
+        do {
+            snapshot = try SnapshotFile.read(path: snapshotPath)
+        } catch {
+            logger.log(.warn, "no configuration snapshot at \(snapshotPath) yet (\(error.message)), serving no routes")
+        }
+        runtime = RuntimeConfig(snapshot: snapshot, defaults: context.config, previous: nil)
+    }
+
+    var selfPointer: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    /// Installs signal events and listeners, unblocks signals and runs until the worker exits.
+    package func run() -> Never {
+        // libevent prints its warnings to stderr: make stderr the error log, as nginx does.
+        if logger.fd > 2 { dup2(logger.fd, 2) }
+        for signo in [SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1] {
+            let ev = event_new(base, signo, Int16(EV_SIGNAL | EV_PERSIST), workerSignalCallback, selfPointer)!
+            event_add(ev, nil)
+            signalEvents.append(ev)
+        }
+        for (fd, address) in context.listeners {
+            let event = EventHandle(base: base, callback: acceptCallback, context: selfPointer)
+            event.assign(base: base, fd: fd, events: EV_READ | EV_PERSIST, callback: acceptCallback, context: selfPointer)
+            event.add()
+            listeners.append(Listener(fd: fd, port: address.port, event: event))
+        }
+        // A check once a second that the master is still there (PR_SET_PDEATHSIG covers most cases;
+        // this covers a master that died before the child set it).
+        let tick = event_new(base, -1, Int16(EV_PERSIST), workerTickCallback, selfPointer)!
+        var tv = timeval(seconds: 1)
+        event_add(tick, &tv)
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
+        logger.log(.info, "worker process \(getpid()) started (slot \(context.slot), config generation \(runtime.generation))")
+        event_base_dispatch(base)
+        exit(0)
+    }
+
+    // MARK: - Accepting
+
+    fileprivate func acceptReady(listenerFD: Int32) {
+        guard !quitting else { return }
+        let port = listeners.first(where: { $0.fd == listenerFD })?.port ?? 0
+        // Bounded so one busy listener cannot starve the loop (nginx's multi_accept off/on).
+        var budget = 64
+        while budget > 0 {
+            budget -= 1
+            var peer = SocketAddress()
+            let fd = Socket.accept(listenerFD, into: &peer)
+            if fd < 0 {
+                let err = errno
+                if err == EAGAIN || err == EINTR || err == ECONNABORTED { return }
+                logger.log(.alert, "accept4() failed (\(err): \(errnoString(err)))")
+                return
+            }
+            if live.count >= config.workerConnections {
+                logger.log(.alert, "\(config.workerConnections) worker_connections are not enough")
+                close(fd)
+                continue
+            }
+            Socket.setNoDelay(fd)
+            let conn = freeClients.popLast() ?? ClientConnection(worker: self)
+            conn.liveIndex = live.count
+            live.append(conn)
+            conn.open(fd: fd, peer: peer, listenerPort: port)
+        }
+    }
+
+    // MARK: - Free lists
+
+    func newUpstreamConnection() -> UpstreamConnection {
+        freeUpstreams.popLast() ?? UpstreamConnection(worker: self)
+    }
+
+    func recycle(_ conn: UpstreamConnection) {
+        if freeUpstreams.count < 1024 { freeUpstreams.append(conn) }
+    }
+
+    func recycle(_ conn: ClientConnection) {
+        let index = conn.liveIndex
+        if index >= 0 && index < live.count && live[index] === conn {
+            let last = live.removeLast()
+            if index < live.count {
+                live[index] = last
+                last.liveIndex = index
+            }
+        }
+        conn.liveIndex = -1
+        if freeClients.count < 1024 { freeClients.append(conn) }
+        if quitting && live.isEmpty { finishQuit() }
+    }
+
+    // MARK: - Signals
+
+    fileprivate func handleSignal(_ signo: Int32) {
+        switch signo {
+        case SIGHUP:
+            reloadSnapshot()
+        case SIGQUIT:
+            beginQuit()
+        case SIGTERM, SIGINT:
+            logger.log(.notice, "exiting")
+            exit(0)
+        case SIGUSR1:
+            logger.reopen()
+            accessLog?.reopen()
+        default:
+            break
+        }
+    }
+
+    /// Reads the newest snapshot and swaps it in between two requests (we are on the loop).
+    package func reloadSnapshot() {
+        let path = SnapshotFile.path(prefix: context.prefix)
+        let snapshot: ConfigSnapshot
+        do {
+            snapshot = try SnapshotFile.read(path: path)
+        } catch {
+            logger.log(.error, "failed to read configuration snapshot \(path): \(error.message), keeping generation \(runtime.generation)")
+            return
+        }
+        guard snapshot.generation != runtime.generation else { return }
+        runtime = RuntimeConfig(snapshot: snapshot, defaults: config, previous: runtime)
+        logger.log(.info, "configuration generation \(runtime.generation) applied (\(snapshot.routes.count) routes)")
+    }
+
+    /// Graceful stop: close listeners now, let in-flight requests finish, close idle connections,
+    /// exit when none is left or `worker_shutdown_timeout` passed.
+    private func beginQuit() {
+        guard !quitting else { return }
+        quitting = true
+        logger.log(.notice, "gracefully shutting down")
+        for listener in listeners {
+            listener.event.delete()
+            close(listener.fd)
+        }
+        listeners.removeAll()
+        for (_, upstream) in runtime.upstreams { upstream.pool.drain() }
+        for conn in live where conn.isIdle { conn.closeIdle() }
+        if live.isEmpty { finishQuit(); return }
+        let ev = event_new(base, -1, 0, workerQuitDeadlineCallback, selfPointer)!
+        var tv = timeval(seconds: config.workerShutdownTimeout)
+        event_add(ev, &tv)
+        quitDeadline = ev
+    }
+
+    fileprivate func finishQuit() {
+        logger.log(.notice, "exit")
+        exit(0)
+    }
+
+    fileprivate func tick() {
+        if getppid() == 1 {
+            logger.log(.alert, "master process is gone, exiting")
+            exit(1)
+        }
+    }
+}
+
+private func workerSignalCallback(_ signo: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {
+    Unmanaged<WorkerLoop>.fromOpaque(ctx!).takeUnretainedValue().handleSignal(signo)
+}
+
+private func acceptCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {
+    Unmanaged<WorkerLoop>.fromOpaque(ctx!)._withUnsafeGuaranteedRef { $0.acceptReady(listenerFD: fd) }
+}
+
+private func workerTickCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {
+    Unmanaged<WorkerLoop>.fromOpaque(ctx!).takeUnretainedValue().tick()
+}
+
+private func workerQuitDeadlineCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {
+    let worker = Unmanaged<WorkerLoop>.fromOpaque(ctx!).takeUnretainedValue()
+    worker.logger.log(.warn, "worker_shutdown_timeout expired with \(worker.live.count) connections open")
+    worker.finishQuit()
+}
