@@ -1,6 +1,6 @@
 // The data-plane router: APISIX's default `radixtree_host_uri` router
 // (apisix/http/router/radixtree_host_uri.lua over lua-resty-radixtree with `no_param_match`),
-// rebuilt per config snapshot and then only read. Spec: docs/apisix-compat.md section 4.
+// rebuilt per config snapshot and then only read. Spec: spec/apisix-compat.md section 4.
 //
 // Order of evaluation, as in APISIX:
 //   1. routes with hosts, grouped per host: the request's exact host, then wildcard hosts from the
@@ -19,6 +19,7 @@ package struct RouteMatch: Sendable, Equatable {
     /// request path; may be empty. nil when the matched uri has no such star.
     package var ext: Range<Int>?
 
+    /// A match of route `routeIndex`, with its `:ext` capture if any.
     package init(routeIndex: Int, ext: Range<Int>?) {
         self.routeIndex = routeIndex; self.ext = ext
     }

@@ -39,6 +39,7 @@ package struct PeerSet: Sendable, Equatable {
     /// True when no peer was inserted.
     package var isEmpty: Bool { count == 0 }
 
+    /// Same members, whatever spare overflow capacity either side carries.
     package static func == (lhs: PeerSet, rhs: PeerSet) -> Bool {
         guard lhs.inline == rhs.inline else { return false }
         // Words past the shorter array must be zero: the same set can have different capacities.
