@@ -289,16 +289,9 @@ import Worker
     }
 }
 
-@Suite struct RouterPerformanceTests {
-    #if DEBUG
-    static let buildBudget = Duration.seconds(3)
-    static let matchBudget = Duration.microseconds(200)
-    #else
-    static let buildBudget = Duration.milliseconds(100)
-    static let matchBudget = Duration.microseconds(5)
-    #endif
-
-    /// 10,000 routes build within budget (100 ms in release) and a lookup stays in microseconds.
+@Suite struct RouterScaleTests {
+    /// 10,000 routes build and a repeated lookup keeps finding its route. Timings are printed, not
+    /// asserted: speed is measured by benchmarks/, never by timed tests.
     @Test func buildAndMatchTime() {
         var routes: [Route] = []
         for index in 0 ..< 10_000 {
@@ -310,7 +303,6 @@ import Worker
         let clock = ContinuousClock()
         var router: Router?
         let buildTime = clock.measure { router = Router(routes: routes) }
-        #expect(buildTime < Self.buildBudget, "build took \(buildTime)")
 
         var path = "/api/v2/res9998/deep/er/path"
         var host = "x.t10.example.com:8080"
@@ -333,7 +325,6 @@ import Worker
             }
         }
         #expect(found == iterations)
-        #expect(matchTime / iterations < Self.matchBudget, "match took \(matchTime / iterations)")
         print("router: 10,000 routes built in \(buildTime), match \(matchTime / iterations)")
     }
 }
