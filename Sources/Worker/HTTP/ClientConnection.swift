@@ -376,7 +376,7 @@ package final class ClientConnection {
 
     /// The client's address for `remote_addrs` matching.
     private func remoteAddress() -> IPAddress? {
-        IPAddress(socketAddress: peer.storage)
+        IPAddress(peer.storage)
     }
 
     private func collectConnectionTokens(_ bytes: UnsafeRawBufferPointer) {
