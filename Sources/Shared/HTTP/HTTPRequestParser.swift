@@ -143,6 +143,8 @@ package struct HTTPRequestParser {
                     if let error = finishTarget(buffer, end: index) { return fail(error) }
                     versionStart = index + 1
                     state = .version
+                } else if byte == ASCII.lf {
+                    return fail(400, "client sent bare LF")
                 } else {
                     // RFC 9112 §3: exactly one SP between the parts; no CTLs or whitespace in the
                     // target (§3.2). A CR here is an HTTP/0.9 request line, which we do not serve.
@@ -154,6 +156,8 @@ package struct HTTPRequestParser {
                     state = .requestLineLF
                 } else if index - head.start >= limits.maxRequestLine {
                     return fail(414, "client sent too long URI")
+                } else if byte == ASCII.lf {
+                    return fail(400, "client sent bare LF")
                 } else if index - versionStart >= 8 || !ASCII.isVisible(byte) {
                     return fail(400, "client sent invalid version")
                 }
