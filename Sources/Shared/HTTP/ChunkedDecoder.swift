@@ -188,6 +188,7 @@ package struct ChunkedDecoder {
             trailerBytes += index - before
             switch event {
             case .needMore:
+                scanner.rebase(consumed: index)
                 return (index, .needMore)
             case .field:
                 continue

@@ -59,6 +59,15 @@ struct HTTPHeaderScanner {
         state = .lineStart
     }
 
+    /// Moves recorded offsets into the coordinates of a buffer whose index 0 is this buffer's
+    /// index `consumed` (the chunked decoder's inputs are not cumulative).
+    mutating func rebase(consumed: Int) {
+        nameStart -= consumed
+        nameEnd -= consumed
+        valueStart -= consumed
+        valueEnd -= consumed
+    }
+
     /// Scans from `position` until an event; `position` is left after the last consumed byte.
     /// Bytes at indices `>= limit` are not consumed: reaching one while bytes remain is `.tooLarge`.
     mutating func next(_ buffer: UnsafeRawBufferPointer, position: inout Int, limit: Int) -> Event {
