@@ -28,10 +28,22 @@ package enum HTTPMethod: UInt8, Sendable, Hashable, CaseIterable {
 
     /// Classifies a method token without allocating.
     package init(bytes: UnsafeRawBufferPointer) {
-        self = .other
-        for method in HTTPMethod.allCases where method != .other && ASCII.equals(bytes, method.name) {
-            self = method
-            return
+        // Not `allCases`: that builds an array per call, and this runs once per request.
+        let candidates: (HTTPMethod, HTTPMethod)
+        switch bytes.count {
+        case 3: candidates = (.get, .put)
+        case 4: candidates = (.post, .head)
+        case 5: candidates = (.patch, bytes.first == UInt8(ascii: "T") ? .trace : .purge)
+        case 6: candidates = (.delete, .other)
+        case 7: candidates = (.options, .connect)
+        default: candidates = (.other, .other)
+        }
+        if candidates.0 != .other, ASCII.equals(bytes, candidates.0.name) {
+            self = candidates.0
+        } else if candidates.1 != .other, ASCII.equals(bytes, candidates.1.name) {
+            self = candidates.1
+        } else {
+            self = .other
         }
     }
 
