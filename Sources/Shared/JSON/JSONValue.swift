@@ -66,3 +66,12 @@ extension JSONValue {
         }
     }
 }
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral {
+    /// `"text"` as `.string`.
+    package init(stringLiteral value: String) { self = .string(value) }
+    /// `3` as `.number(3)`.
+    package init(integerLiteral value: Int) { self = .number(Double(value)) }
+    /// `true` as `.bool(true)`.
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+}
