@@ -1,8 +1,210 @@
-// PLACEHOLDER (replaced by the config work): the loader's signature is fixed.
+// config.yaml in APISIX's key paths (apisix/cli/config.lua holds APISIX's defaults; ours are in
+// GatewayConfig.swift). Known keys are parsed strictly, like `nginx -t`: a bad value refuses the
+// whole file, naming the key. Keys APISIX knows but Sluice does not use are accepted silently,
+// because real APISIX files carry many of them; anything else is a warning.
+
+import Yams
+
 extension GatewayConfig {
     /// Reads and validates `config.yaml`. Unknown keys become warnings naming them; a bad value of a
     /// known key throws an error naming the key. A missing file is an error.
+    ///
+    /// Warnings read `unknown key apisix.foo in <path>, ignored`. Errors read
+    /// `invalid value "abc" for nginx_config.worker_processes in <path>: expected a positive
+    /// integer or "auto"`. An empty file gives the defaults.
     package static func load(path: String) throws(ConfigError) -> (config: GatewayConfig, warnings: [String]) {
-        (GatewayConfig(), [])
+        let text = try YAMLSupport.readText(path)
+        var loader = ConfigYAMLLoader(path: path)
+        guard let root = try YAMLSupport.compose(text, path: path) else { return (loader.config, []) }
+        if case .scalar(let scalar) = root, scalar.string.isEmpty { return (loader.config, []) }
+        try loader.walk(root, at: "")
+        try loader.resolveProvider()
+        return (loader.config, loader.warnings)
+    }
+}
+
+private struct ConfigYAMLLoader {
+    let path: String
+    var config = GatewayConfig()
+    var warnings: [String] = []
+    var role = "traditional"
+    var traditionalProvider: GatewayConfig.ConfigProvider?
+    var dataPlaneProvider: GatewayConfig.ConfigProvider?
+
+    init(path: String) { self.path = path }
+
+    /// Mappings Sluice descends into.
+    static let sections: Set<String> = [
+        "", "apisix", "nginx_config", "nginx_config.event", "nginx_config.http", "nginx_config.http.upstream",
+        "deployment", "deployment.role_traditional", "deployment.role_data_plane",
+    ]
+
+    /// APISIX keys (whole subtrees) Sluice accepts without using them, or reads elsewhere
+    /// (`deployment.admin`, `deployment.etcd`).
+    static let silentlyAccepted: Set<String> = [
+        "plugins", "stream_plugins", "plugin_attr", "wasm", "graphql", "ext-plugin", "xrpc", "discovery", "apisix.ssl",
+        "apisix.id", "apisix.enable_admin", "apisix.enable_dev_mode", "apisix.enable_reuseport", "apisix.enable_ipv6",
+        "apisix.enable_http2", "apisix.show_upstream_status_in_response_header", "apisix.proxy_cache", "apisix.router",
+        "apisix.delete_uri_tail_slash", "apisix.normalize_uri_like_servlet", "apisix.resolver_timeout",
+        "apisix.dns_resolver", "apisix.dns_resolver_valid", "apisix.enable_resolv_search_opt", "apisix.proxy_mode",
+        "apisix.stream_proxy", "apisix.proxy_protocol", "apisix.data_encryption", "apisix.enable_control",
+        "apisix.control", "apisix.extra_lua_path", "apisix.extra_lua_cpath", "apisix.lua_module_hook",
+        "apisix.trusted_addresses", "apisix.disable_sync_configuration_during_start", "apisix.events",
+        "apisix.tracing", "apisix.status", "apisix.enable_server_tokens_header", "apisix.node_listen_http2",
+        "nginx_config.user", "nginx_config.enable_cpu_affinity", "nginx_config.worker_rlimit_nofile",
+        "nginx_config.max_pending_timers", "nginx_config.max_running_timers", "nginx_config.meta",
+        "nginx_config.stream", "nginx_config.main_configuration_snippet", "nginx_config.http_configuration_snippet",
+        "nginx_config.http_server_configuration_snippet", "nginx_config.http_server_location_configuration_snippet",
+        "nginx_config.http_admin_configuration_snippet", "nginx_config.http_end_configuration_snippet",
+        "nginx_config.stream_configuration_snippet", "nginx_config.env", "nginx_config.lua_shared_dict",
+        "nginx_config.http.access_log_format", "nginx_config.http.access_log_format_escape",
+        "nginx_config.http.access_log_buffer", "nginx_config.http.real_ip_header", "nginx_config.http.real_ip_recursive",
+        "nginx_config.http.real_ip_from", "nginx_config.http.custom_lua_shared_dict", "nginx_config.http.lua_shared_dict",
+        "nginx_config.http.proxy_ssl_server_name", "nginx_config.http.charset", "nginx_config.http.variables_hash_max_size",
+        "nginx_config.http.underscores_in_headers", "nginx_config.http.enable_http2", "nginx_config.http.proxy_buffering",
+        "nginx_config.http.lua_socket_log_errors",
+        "deployment.admin", "deployment.etcd", "deployment.role_control_plane", "deployment.certs",
+        "deployment.config_provider", "deployment.fallback_cp",
+    ]
+
+    mutating func walk(_ node: Node, at prefix: String) throws(ConfigError) {
+        guard case .mapping(let mapping) = node else {
+            throw invalid(node, prefix.isEmpty ? "the top level" : prefix, "a mapping")
+        }
+        for (keyNode, value) in mapping {
+            let key = keyNode.scalar?.string ?? YAMLSupport.display(keyNode)
+            let keyPath = prefix.isEmpty ? key : prefix + "." + key
+            if Self.sections.contains(keyPath) {
+                if value.null != nil { continue }
+                try walk(value, at: keyPath)
+            } else if try setLeaf(keyPath, value) {
+                continue
+            } else if !Self.silentlyAccepted.contains(keyPath) {
+                warnings.append("unknown key \(keyPath) in \(path), ignored")
+            }
+        }
+    }
+
+    /// Parses a known leaf; false when `keyPath` is not one.
+    mutating func setLeaf(_ keyPath: String, _ node: Node) throws(ConfigError) -> Bool {
+        switch keyPath {
+        case "apisix.node_listen": config.nodeListen = try listen(node, keyPath)
+        case "apisix.enable_server_tokens": config.enableServerTokens = try bool(node, keyPath)
+        case "nginx_config.worker_processes":
+            if node.scalar?.string == "auto" {
+                config.workerProcesses = nil
+            } else {
+                guard let count = integer(node), count >= 1 else { throw invalid(node, keyPath, "a positive integer or \"auto\"") }
+                config.workerProcesses = count
+            }
+        case "nginx_config.worker_shutdown_timeout": config.workerShutdownTimeout = try time(node, keyPath)
+        case "nginx_config.event.worker_connections": config.workerConnections = try positive(node, keyPath)
+        case "nginx_config.error_log": config.errorLog = try string(node, keyPath)
+        case "nginx_config.error_log_level":
+            guard let name = node.scalar?.string, let level = LogLevel(name: name) else {
+                throw invalid(node, keyPath, "one of " + LogLevel.allCases.map(\.name).joined(separator: ", "))
+            }
+            config.errorLogLevel = level
+        case "nginx_config.http.enable_access_log": config.enableAccessLog = try bool(node, keyPath)
+        case "nginx_config.http.access_log": config.accessLog = try string(node, keyPath)
+        case "nginx_config.http.keepalive_timeout": config.keepaliveTimeout = try time(node, keyPath)
+        case "nginx_config.http.client_header_timeout": config.clientHeaderTimeout = try time(node, keyPath)
+        case "nginx_config.http.client_body_timeout": config.clientBodyTimeout = try time(node, keyPath)
+        case "nginx_config.http.send_timeout": config.sendTimeout = try time(node, keyPath)
+        case "nginx_config.http.client_max_body_size":
+            guard let text = node.scalar?.string, let size = YAMLSupport.bytes(text) else {
+                throw invalid(node, keyPath, "a size such as 0, 1024, 8k or 1m")
+            }
+            config.clientMaxBodySize = size
+        case "nginx_config.http.upstream.keepalive": config.upstreamKeepalive = try positive(node, keyPath)
+        case "nginx_config.http.upstream.keepalive_requests": config.upstreamKeepaliveRequests = try positive(node, keyPath)
+        case "nginx_config.http.upstream.keepalive_timeout": config.upstreamKeepaliveTimeout = try time(node, keyPath)
+        case "deployment.role":
+            guard let name = node.scalar?.string, name == "traditional" || name == "data_plane" else {
+                throw invalid(node, keyPath, "traditional or data_plane")
+            }
+            role = name
+        case "deployment.role_traditional.config_provider":
+            guard let name = node.scalar?.string, let provider = GatewayConfig.ConfigProvider(rawValue: name) else {
+                throw invalid(node, keyPath, "yaml, local or etcd")
+            }
+            traditionalProvider = provider
+        case "deployment.role_data_plane.config_provider":
+            guard let name = node.scalar?.string, name == "yaml" || name == "etcd" else {
+                throw invalid(node, keyPath, "yaml or etcd")
+            }
+            dataPlaneProvider = GatewayConfig.ConfigProvider(rawValue: name)
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// `deployment.role` picks which `role_*` section names the provider.
+    mutating func resolveProvider() throws(ConfigError) {
+        if role == "data_plane" {
+            guard let dataPlaneProvider else {
+                throw ConfigError("missing deployment.role_data_plane.config_provider in \(path)")
+            }
+            config.configProvider = dataPlaneProvider
+        } else if let traditionalProvider {
+            config.configProvider = traditionalProvider
+        }
+    }
+
+    // MARK: - value parsers
+
+    /// `9080`, `[9080, 9081]`, `[{ip: 127.0.0.1, port: 9080}, {port: 9081}]`.
+    func listen(_ node: Node, _ keyPath: String) throws(ConfigError) -> [GatewayConfig.ListenAddress] {
+        let expected = "a port, a list of ports, or a list of {ip, port}"
+        func port(_ node: Node) -> Int? {
+            guard let port = integer(node), (1...65535).contains(port) else { return nil }
+            return port
+        }
+        if let single = port(node) { return [GatewayConfig.ListenAddress(ip: "0.0.0.0", port: single)] }
+        guard case .sequence(let items) = node, !items.isEmpty else { throw invalid(node, keyPath, expected) }
+        var addresses: [GatewayConfig.ListenAddress] = []
+        for item in items {
+            if let single = port(item) {
+                addresses.append(GatewayConfig.ListenAddress(ip: "0.0.0.0", port: single))
+            } else if case .mapping(let fields) = item, let portNode = fields["port"], let number = port(portNode) {
+                let ip = fields["ip"]?.scalar?.string ?? "0.0.0.0"
+                addresses.append(GatewayConfig.ListenAddress(ip: ip, port: number))
+            } else {
+                throw invalid(item, keyPath, expected)
+            }
+        }
+        return addresses
+    }
+
+    func integer(_ node: Node) -> Int? {
+        guard let text = node.scalar?.string, !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(text)
+    }
+
+    func positive(_ node: Node, _ keyPath: String) throws(ConfigError) -> Int {
+        guard let value = integer(node), value >= 1 else { throw invalid(node, keyPath, "a positive integer") }
+        return value
+    }
+
+    func bool(_ node: Node, _ keyPath: String) throws(ConfigError) -> Bool {
+        guard case .scalar = node, let value = node.bool else { throw invalid(node, keyPath, "true or false") }
+        return value
+    }
+
+    func string(_ node: Node, _ keyPath: String) throws(ConfigError) -> String {
+        guard let text = node.scalar?.string, !text.isEmpty else { throw invalid(node, keyPath, "a non-empty string") }
+        return text
+    }
+
+    func time(_ node: Node, _ keyPath: String) throws(ConfigError) -> Double {
+        guard let text = node.scalar?.string, let seconds = YAMLSupport.seconds(text) else {
+            throw invalid(node, keyPath, "a time such as 60, 60s, 500ms, 10m or 1h")
+        }
+        return seconds
+    }
+
+    func invalid(_ node: Node, _ keyPath: String, _ expected: String) -> ConfigError {
+        ConfigError("invalid value \(YAMLSupport.display(node)) for \(keyPath) in \(path): expected \(expected)")
     }
 }

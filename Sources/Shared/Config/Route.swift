@@ -19,6 +19,12 @@ package struct Route: Sendable, Equatable {
     package var upstreamId: String?
     /// `plugins`: name -> configuration as stored (validated against the plugin's schema).
     package var plugins: [String: JSONValue] = [:]
+    /// `enable_websocket`. Default: false.
+    package var enableWebsocket: Bool = false
+    /// The APISIX object this route was built from, as validated, with `id` set to the route's
+    /// id string (APISIX's data plane does the same). `.null` for a route built in code; the
+    /// snapshot then stores `apisixJSON`, which is rebuilt from the fields.
+    package var json: JSONValue = .null
 
     package init(id: String, uris: [String]) { self.id = id; self.uris = uris }
 }

@@ -46,6 +46,9 @@ package struct Upstream: Sendable, Equatable {
     package var scheme: String = "http"
     package var passHost: PassHost = .pass
     package var upstreamHost: String?
+    /// The APISIX object this upstream was built from, as validated (`id` set to the id string
+    /// for stored upstreams). `.null` for an upstream built in code (see `apisixJSON`).
+    package var json: JSONValue = .null
 
     package init(id: String? = nil, nodes: [Node]) { self.id = id; self.nodes = nodes }
 }

@@ -1,0 +1,176 @@
+/// One header field of a parsed head, as offsets into the caller's buffer.
+package struct HTTPHeaderField: Sendable, Equatable {
+    /// The field name, exactly as received (original case).
+    package var nameRange: Range<Int>
+    /// The field value with leading and trailing OWS removed (RFC 9110 §5.5); may be empty.
+    package var valueRange: Range<Int>
+    /// The name's classification, for headers a proxy acts on.
+    package var known: KnownHeader
+
+    /// Creates a field.
+    package init(nameRange: Range<Int>, valueRange: Range<Int>, known: KnownHeader) {
+        self.nameRange = nameRange
+        self.valueRange = valueRange
+        self.known = known
+    }
+}
+
+/// Header names a proxy acts on, recognized case-insensitively at parse time without allocating.
+package enum KnownHeader: UInt8, Sendable, Hashable, CaseIterable {
+    /// `Host`
+    case host
+    /// `Content-Length`
+    case contentLength
+    /// `Transfer-Encoding`
+    case transferEncoding
+    /// `Connection`
+    case connection
+    /// `Keep-Alive`
+    case keepAlive
+    /// `Proxy-Connection`
+    case proxyConnection
+    /// `Upgrade`
+    case upgrade
+    /// `TE`
+    case te
+    /// `Trailer`
+    case trailer
+    /// `Expect`
+    case expect
+    /// `X-Forwarded-For`
+    case xForwardedFor
+    /// `X-Forwarded-Proto`
+    case xForwardedProto
+    /// `X-Forwarded-Host`
+    case xForwardedHost
+    /// `X-Forwarded-Port`
+    case xForwardedPort
+    /// `X-Real-IP`
+    case xRealIP
+    /// `Forwarded`
+    case forwarded
+    /// `Authorization`
+    case authorization
+    /// Any other name.
+    case other
+
+    /// The lower-case field name; empty for `.other`.
+    package var lowercaseName: StaticString {
+        switch self {
+        case .host: "host"
+        case .contentLength: "content-length"
+        case .transferEncoding: "transfer-encoding"
+        case .connection: "connection"
+        case .keepAlive: "keep-alive"
+        case .proxyConnection: "proxy-connection"
+        case .upgrade: "upgrade"
+        case .te: "te"
+        case .trailer: "trailer"
+        case .expect: "expect"
+        case .xForwardedFor: "x-forwarded-for"
+        case .xForwardedProto: "x-forwarded-proto"
+        case .xForwardedHost: "x-forwarded-host"
+        case .xForwardedPort: "x-forwarded-port"
+        case .xRealIP: "x-real-ip"
+        case .forwarded: "forwarded"
+        case .authorization: "authorization"
+        case .other: ""
+        }
+    }
+
+    /// Whether the field is hop-by-hop (RFC 9110 §7.6.1) and so never forwarded as received.
+    package var isHopByHop: Bool {
+        switch self {
+        case .connection, .keepAlive, .proxyConnection, .upgrade, .te, .trailer, .transferEncoding: true
+        default: false
+        }
+    }
+
+    /// Classifies a field name case-insensitively, without allocating.
+    package init(name: UnsafeRawBufferPointer) {
+        // Dispatch on length first so most names cost one switch and at most two comparisons.
+        let candidates: (KnownHeader, KnownHeader)
+        switch name.count {
+        case 2: candidates = (.te, .other)
+        case 4: candidates = (.host, .other)
+        case 6: candidates = (.expect, .other)
+        case 7: candidates = (.upgrade, .trailer)
+        case 9: candidates = (.xRealIP, .forwarded)
+        case 10: candidates = (.connection, .keepAlive)
+        case 13: candidates = (.authorization, .other)
+        case 14: candidates = (.contentLength, .other)
+        case 15: candidates = (.xForwardedFor, .other)
+        case 16:
+            if ASCII.caseInsensitiveEquals(name, "proxy-connection") {
+                self = .proxyConnection
+                return
+            }
+            candidates = (.xForwardedHost, .xForwardedPort)
+        case 17: candidates = (.transferEncoding, .xForwardedProto)
+        default: candidates = (.other, .other)
+        }
+        if candidates.0 != .other, ASCII.caseInsensitiveEquals(name, candidates.0.lowercaseName) {
+            self = candidates.0
+        } else if candidates.1 != .other, ASCII.caseInsensitiveEquals(name, candidates.1.lowercaseName) {
+            self = candidates.1
+        } else {
+            self = .other
+        }
+    }
+}
+
+// MARK: - Field-value semantics shared by the request and response parsers
+
+/// What a `Connection` field's tokens asked for.
+struct ConnectionOptions {
+    /// `close` was listed.
+    var close = false
+    /// `keep-alive` was listed.
+    var keepAlive = false
+    /// `upgrade` was listed.
+    var upgrade = false
+}
+
+enum HTTPFieldSemantics {
+    /// Parses a Content-Length value: 1*DIGIT (RFC 9110 §8.6) that fits an Int64; nil otherwise.
+    static func contentLength(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int64? {
+        guard !range.isEmpty else { return nil }
+        var value: Int64 = 0
+        for index in range {
+            let byte = buffer[index]
+            guard ASCII.isDigit(byte) else { return nil }
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(Int64(byte - 0x30))
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
+        }
+        return value
+    }
+
+    /// Appends the comma-separated, OWS-trimmed, non-empty elements of a `Connection` value
+    /// (RFC 9110 §7.6.1) to `tokens` and notes the ones the parsers act on.
+    static func connectionTokens(
+        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>,
+        into tokens: inout [Range<Int>], options: inout ConnectionOptions
+    ) {
+        var elementStart = range.lowerBound
+        var index = range.lowerBound
+        while index <= range.upperBound {
+            if index == range.upperBound || buffer[index] == ASCII.comma {
+                let element = ASCII.trimmingWhitespace(buffer, elementStart..<index)
+                if !element.isEmpty {
+                    tokens.append(element)
+                    if ASCII.caseInsensitiveEquals(buffer, element, "close") {
+                        options.close = true
+                    } else if ASCII.caseInsensitiveEquals(buffer, element, "keep-alive") {
+                        options.keepAlive = true
+                    } else if ASCII.caseInsensitiveEquals(buffer, element, "upgrade") {
+                        options.upgrade = true
+                    }
+                }
+                elementStart = index + 1
+            }
+            index += 1
+        }
+    }
+}

@@ -1,0 +1,72 @@
+/// A request method (RFC 9110 §9), as recognized by the request parser.
+///
+/// Methods are case-sensitive (RFC 9110 §9.1): `get` is `.other`, not `.get`. The bytes of an
+/// `.other` method are available through `HTTPRequestHead.methodRange`.
+package enum HTTPMethod: UInt8, Sendable, Hashable, CaseIterable {
+    /// `GET`
+    case get
+    /// `HEAD`
+    case head
+    /// `POST`
+    case post
+    /// `PUT`
+    case put
+    /// `DELETE`
+    case delete
+    /// `PATCH`
+    case patch
+    /// `OPTIONS`
+    case options
+    /// `CONNECT`
+    case connect
+    /// `TRACE`
+    case trace
+    /// `PURGE` (a de-facto cache method, routable in APISIX).
+    case purge
+    /// Any other syntactically valid method token.
+    case other
+
+    /// Classifies a method token without allocating.
+    package init(bytes: UnsafeRawBufferPointer) {
+        // Not `allCases`: that builds an array per call, and this runs once per request.
+        let candidates: (HTTPMethod, HTTPMethod)
+        switch bytes.count {
+        case 3: candidates = (.get, .put)
+        case 4: candidates = (.post, .head)
+        case 5: candidates = (.patch, bytes.first == UInt8(ascii: "T") ? .trace : .purge)
+        case 6: candidates = (.delete, .other)
+        case 7: candidates = (.options, .connect)
+        default: candidates = (.other, .other)
+        }
+        if candidates.0 != .other, ASCII.equals(bytes, candidates.0.name) {
+            self = candidates.0
+        } else if candidates.1 != .other, ASCII.equals(bytes, candidates.1.name) {
+            self = candidates.1
+        } else {
+            self = .other
+        }
+    }
+
+    /// Classifies a method name (configuration time, e.g. a route's `methods`).
+    package init(name: String) {
+        var name = name
+        self = name.withUTF8 { HTTPMethod(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The canonical upper-case name; empty for `.other`.
+    package var name: StaticString {
+        switch self {
+        case .get: "GET"
+        case .head: "HEAD"
+        case .post: "POST"
+        case .put: "PUT"
+        case .delete: "DELETE"
+        case .patch: "PATCH"
+        case .options: "OPTIONS"
+        case .connect: "CONNECT"
+        case .trace: "TRACE"
+        case .purge: "PURGE"
+        case .other: ""
+        }
+    }
+}
