@@ -897,7 +897,13 @@ package final class ClientConnection {
         let bytes = conn.input.readable
         output.append(clientHTTP11 ? "HTTP/1.1 " : "HTTP/1.0 ")
         // Status code and reason as the upstream sent them.
-        output.append(bytes.slice(rh.statusLineRest))
+        output.append(decimal: Int64(rh.status))
+        output.append(" ")
+        if rh.reasonRange.isEmpty {
+            output.append(ResponsePages.reason(rh.status))
+        } else {
+            output.append(bytes.slice(rh.reasonRange))
+        }
         output.append("\r\n")
         output.append(worker.serverHeader)
         var sawDate = false
