@@ -106,9 +106,9 @@ enum SignalCommand {
         }
         let pidPath = PidFile.path(prefix: prefix)
         guard let text = Paths.readSmallFile(pidPath) else {
-            let err = errno
-            Console.log(.error, "open() \"\(pidPath)\" failed \(errnoText(err))"
-                + (err == ENOENT ? ", is sluice running with prefix \"\(prefix)\"?" : ""))
+            let errorNumber = errno
+            Console.log(.error, "open() \"\(pidPath)\" failed \(errnoText(errorNumber))"
+                + (errorNumber == ENOENT ? ", is sluice running with prefix \"\(prefix)\"?" : ""))
             return 1
         }
         let trimmed = text.split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? ""
@@ -127,9 +127,9 @@ enum SignalCommand {
             }
         }
         if kill(target, verb.signalNumber) != 0 {
-            let err = errno
-            Console.log(.alert, "kill(\(target), \(verb.signalNumber)) failed \(errnoText(err))"
-                + (err == ESRCH ? ", stale pid file \"\(pidPath)\"" : ""))
+            let errorNumber = errno
+            Console.log(.alert, "kill(\(target), \(verb.signalNumber)) failed \(errnoText(errorNumber))"
+                + (errorNumber == ESRCH ? ", stale pid file \"\(pidPath)\"" : ""))
             return 1
         }
         return 0

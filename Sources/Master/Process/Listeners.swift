@@ -81,7 +81,7 @@ final class Listeners {
 
     /// socket + SO_REUSEADDR + SO_REUSEPORT + bind + listen(511), non-blocking and close-on-exec.
     static func open(_ address: GatewayConfig.ListenAddress) -> Result<Int32, OpenFailure> {
-        let where_ = text(address)
+        let place = text(address)
         var ip = address.ip
         if ip.hasPrefix("["), ip.hasSuffix("]") { ip = String(ip.dropFirst().dropLast()) }
         var v4 = sockaddr_in()
@@ -96,15 +96,15 @@ final class Listeners {
             v6.sin6_family = sa_family_t(AF_INET6)
             v6.sin6_port = in_port_t(UInt16(truncatingIfNeeded: address.port).bigEndian)
         } else {
-            return .failure(OpenFailure(message: "invalid listen address \"\(where_)\""))
+            return .failure(OpenFailure(message: "invalid listen address \"\(place)\""))
         }
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         let fd = socket(family, type, 0)
-        if fd < 0 { return .failure(OpenFailure(message: "socket() \(where_) failed \(errnoText(errno))")) }
+        if fd < 0 { return .failure(OpenFailure(message: "socket() \(place) failed \(errnoText(errno))")) }
         func fail(_ call: String) -> Result<Int32, OpenFailure> {
-            let err = errno
+            let errorNumber = errno
             Glibc.close(fd)
-            return .failure(OpenFailure(message: "\(call) \(where_) failed \(errnoText(err))"))
+            return .failure(OpenFailure(message: "\(call) \(place) failed \(errnoText(errorNumber))"))
         }
         var on: Int32 = 1
         let size = socklen_t(MemoryLayout<Int32>.size)

@@ -120,8 +120,8 @@ final class MasterProcess {
 
         for directory in ["logs", "data"] {
             let path = prefix + "/" + directory
-            if let err = Paths.makeDirectory(path) {
-                Console.log(.emerg, "mkdir() \"\(path)\" failed \(errnoText(err))")
+            if let errorNumber = Paths.makeDirectory(path) {
+                Console.log(.emerg, "mkdir() \"\(path)\" failed \(errnoText(errorNumber))")
                 exit(1)
             }
         }
@@ -421,9 +421,9 @@ final class MasterProcess {
 
     private func send(_ signo: Int32, to target: pid_t) {
         if kill(target, signo) != 0 {
-            let err = errno
+            let errorNumber = errno
             // ESRCH: it died and is not reaped yet; SIGCHLD will tell.
-            if err != ESRCH { logger.alert("kill(\(target), \(signo)) failed \(errnoText(err))") }
+            if errorNumber != ESRCH { logger.alert("kill(\(target), \(signo)) failed \(errnoText(errorNumber))") }
         }
     }
 

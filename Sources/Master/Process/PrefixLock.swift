@@ -31,17 +31,17 @@ final class PrefixLock {
         let path = path(prefix: prefix)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if fd < 0 {
-            let err = errno
-            throw .system("open() \"\(path)\" failed \(errnoText(err))")
+            let errorNumber = errno
+            throw .system("open() \"\(path)\" failed \(errnoText(errorNumber))")
         }
         var lock = flock()
         lock.l_type = Int16(F_WRLCK)
         lock.l_whence = Int16(SEEK_SET)
         if fcntl(fd, F_SETLK, &lock) == -1 {
-            let err = errno
-            guard err == EAGAIN || err == EACCES else {
+            let errorNumber = errno
+            guard errorNumber == EAGAIN || errorNumber == EACCES else {
                 close(fd)
-                throw .system("fcntl(F_SETLK) \"\(path)\" failed \(errnoText(err))")
+                throw .system("fcntl(F_SETLK) \"\(path)\" failed \(errnoText(errorNumber))")
             }
             var probe = flock()
             probe.l_type = Int16(F_WRLCK)
@@ -79,9 +79,9 @@ enum PidFile {
             return "write() to \"\(temporary)\" failed \(errnoText(writeErr))"
         }
         if rename(temporary, final) != 0 {
-            let err = errno
+            let errorNumber = errno
             unlink(temporary)
-            return "rename() \"\(temporary)\" to \"\(final)\" failed \(errnoText(err))"
+            return "rename() \"\(temporary)\" to \"\(final)\" failed \(errnoText(errorNumber))"
         }
         return nil
     }

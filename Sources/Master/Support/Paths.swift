@@ -30,9 +30,9 @@ enum Paths {
     /// Creates the directory (mode 0755) unless it exists. Returns the errno on failure.
     static func makeDirectory(_ path: String) -> Int32? {
         if mkdir(path, 0o755) == 0 { return nil }
-        let err = errno
-        if err == EEXIST { return nil }
-        return err
+        let errorNumber = errno
+        if errorNumber == EEXIST { return nil }
+        return errorNumber
     }
 
     /// Whole small file as a string; nil when it cannot be read (errno kept for the message).
@@ -63,4 +63,4 @@ extension GatewayConfig {
 }
 
 /// `(2: No such file or directory)`: how nginx quotes an errno in a log line.
-func errnoText(_ err: Int32) -> String { "(\(err): \(errnoString(err)))" }
+func errnoText(_ errorNumber: Int32) -> String { "(\(errorNumber): \(errnoString(errorNumber)))" }
