@@ -150,4 +150,29 @@ import Shared
         #expect(eventually { master.errorLog.contains("the running configuration is kept") })
         #expect(ProcTable.children(of: master.pid) == before)
     }
+
+    /// A changed conf/apisix.yaml is noticed within the control process's 1 s check and
+    /// published as a new snapshot generation.
+    @Test(.enabled(if: SluiceBinary.publishingIsReal, "needs the real standalone loader and snapshot writer"))
+    func standaloneChangePublishesSnapshot() throws {
+        let master = try RunningMaster(workers: 1)
+        let path = SnapshotFile.path(prefix: master.prefix.path)
+        #expect(eventually { (try? SnapshotFile.read(path: path)) != nil })
+        let first = try SnapshotFile.read(path: path)
+        try master.prefix.write("conf/apisix.yaml", """
+            routes:
+              - id: 1
+                uri: /hello
+                upstream:
+                  nodes:
+                    "127.0.0.1:1980": 1
+                  type: roundrobin
+            #END
+            """ + "\n")
+        #expect(eventually(seconds: 5) {
+            guard let now = try? SnapshotFile.read(path: path) else { return false }
+            return now.generation > first.generation && now.routes.count == 1
+        })
+        #expect(master.errorLog.contains("config file \(master.prefix.path)/conf/apisix.yaml reloaded."))
+    }
 }

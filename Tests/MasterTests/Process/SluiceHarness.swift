@@ -21,6 +21,16 @@ enum SluiceBinary {
     /// skeleton's placeholder: tests that need config errors or settings honoured depend on it.
     static let loaderIsReal: Bool = (try? GatewayConfig.load(path: "/nonexistent/sluice/config.yaml")) == nil
 
+    /// Whether the standalone loader and the snapshot writer are real (the skeleton's
+    /// placeholders load nothing and write nothing).
+    static let publishingIsReal: Bool = {
+        guard (try? StandaloneConfig.load(path: "/nonexistent/sluice/apisix.yaml")) == nil else { return false }
+        let path = "/tmp/sluice-probe-\(getpid()).json"
+        defer { unlink(path) }
+        try? SnapshotFile.write(ConfigSnapshot(), to: path)
+        return access(path, F_OK) == 0
+    }()
+
     /// The worker count a master started by `TestPrefix(workers:)` runs.
     static func expectedWorkers(_ configured: Int) -> Int {
         loaderIsReal ? configured : GatewayConfig().resolvedWorkerProcesses
@@ -54,6 +64,7 @@ final class TestPrefix {
                   port: \(port)
             nginx_config:
               worker_processes: \(workers)
+              error_log_level: info
             """ + "\n")
     }
 
