@@ -1,1 +1,5 @@
-print("sluice")
+#if canImport(Glibc)
+import Glibc
+#endif
+
+exit(SluiceCommand.main(CommandLine.arguments))

@@ -1,0 +1,165 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibevent
+import Shared
+
+/// What the master hands the control process at fork.
+struct ControlContext {
+    /// Absolute prefix directory.
+    var prefix: String
+    var config: GatewayConfig
+    /// The master's pid: the control process exits when its parent is no longer this process.
+    var masterPid: pid_t
+    /// The master waits for a first SIGUSR2 before it starts workers: send one even when the
+    /// snapshot is unchanged. A respawned control process leaves running workers alone instead.
+    var announceAtStart: Bool
+}
+
+/// The control process: the config store's only writer (APISIX's privileged agent, nginx's cache
+/// manager: a helper process with one job). It publishes numbered snapshots and tells the master
+/// with SIGUSR2; the Admin API will live here too.
+///
+/// One instance per process owns the libevent base (created after fork: the master never has
+/// one, so nothing is inherited, traps item 3) and everything that hangs off it. Callbacks get it
+/// back through their `void *` argument. Confined to the control process's only thread.
+final class ControlProcess {
+    private let context: ControlContext
+    private let base: OpaquePointer
+    private let logger: Logger
+    private let publisher: SnapshotPublisher
+    private var watcher: StandaloneWatcher?
+    private var events: [OpaquePointer] = []
+
+    /// How often the control process looks at `conf/apisix.yaml` and at its parent.
+    static let tick = timeval(tv_sec: 1, tv_usec: 0)
+
+    private init(context: ControlContext, base: OpaquePointer, logger: Logger) {
+        self.context = context
+        self.base = base
+        self.logger = logger
+        self.publisher = SnapshotPublisher(prefix: context.prefix, masterPid: context.masterPid, logger: logger)
+    }
+
+    /// Runs the control process until SIGQUIT/SIGTERM/SIGINT or the master's death; called in the
+    /// forked child with every signal blocked and default dispositions.
+    static func run(_ context: ControlContext) -> Never {
+        let config = context.config
+        let logger = Logger(path: config.resolved(config.errorLog, prefix: context.prefix), level: config.errorLogLevel)
+        guard let base = event_base_new() else {
+            logger.log(.emerg, "event_base_new() failed")
+            exit(2)
+        }
+        let process = ControlProcess(context: context, base: base, logger: logger)
+        let code = process.serve()
+        process.release()
+        exit(code)
+    }
+
+    private func serve() -> Int32 {
+        let arg = Unmanaged.passUnretained(self).toOpaque()
+        for signo in [SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1] {
+            guard let event = event_new(base, signo, Int16(EV_SIGNAL | EV_PERSIST), ControlProcess.onSignal, arg),
+                  event_add(event, nil) == 0
+            else {
+                logger.log(.emerg, "adding the event for signal \(signo) (\(Signals.name(signo))) failed")
+                return 2
+            }
+            events.append(event)
+        }
+        guard let timer = event_new(base, -1, Int16(EV_PERSIST), ControlProcess.onTick, arg) else {
+            logger.log(.emerg, "event_new() for the timer failed")
+            return 2
+        }
+        var tick = ControlProcess.tick
+        event_add(timer, &tick)
+        events.append(timer)
+        // The signal events exist: only now may signals arrive (traps item 4).
+        Signals.unblockAll()
+
+        startProvider()
+        event_base_dispatch(base)
+        logger.notice("exit")
+        return 0
+    }
+
+    private func release() {
+        for event in events { event_free(event) }
+        events.removeAll()
+        event_base_free(base)
+    }
+
+    // MARK: - Provider
+
+    private func startProvider() {
+        switch context.config.configProvider {
+        case .yaml:
+            let watcher = StandaloneWatcher(path: context.prefix + "/conf/apisix.yaml")
+            self.watcher = watcher
+            loadStandalone(announce: context.announceAtStart)
+        case .local, .etcd:
+            // TODO(admin-api): the local store and the etcd watch land with the Admin API; until
+            // then the stored snapshot (or an empty one) is what workers serve.
+            logger.warn("config provider \"\(context.config.configProvider.rawValue)\" is not served yet, "
+                + "workers use the stored snapshot")
+            if context.announceAtStart || publisher.current == nil { publisher.announceStored() }
+        }
+    }
+
+    /// Loads `conf/apisix.yaml` and publishes it. An unusable file keeps the previous snapshot
+    /// (and at the very first start, with none at all, an empty one is published so workers
+    /// start). `announce`: tell the master even when nothing changed (it waits for that at start).
+    private func loadStandalone(announce: Bool) {
+        guard let watcher else { return }
+        watcher.noteCurrentFile()
+        do {
+            let (snapshot, errors) = try StandaloneConfig.load(path: watcher.path)
+            for error in errors { logger.error(error) }
+            publisher.publish(snapshot, announceUnchanged: announce)
+            logger.notice("config file \(watcher.path) reloaded.")
+        } catch {
+            logger.error("failed to load \(watcher.path): \(error.message)")
+            if publisher.current == nil {
+                publisher.publish(ConfigSnapshot(), announceUnchanged: true)
+            } else if announce {
+                publisher.announceStored()
+            }
+        }
+    }
+
+    // MARK: - Events
+
+    private static let onSignal: event_callback_fn = { signo, _, arg in
+        guard let arg else { return }
+        Unmanaged<ControlProcess>.fromOpaque(arg).takeUnretainedValue().signalReceived(signo)
+    }
+
+    private static let onTick: event_callback_fn = { _, _, arg in
+        guard let arg else { return }
+        Unmanaged<ControlProcess>.fromOpaque(arg).takeUnretainedValue().tickElapsed()
+    }
+
+    private func signalReceived(_ signo: Int32) {
+        switch signo {
+        case SIGHUP:
+            logger.notice("signal \(signo) (SIGHUP) received, reloading")
+            if watcher != nil { loadStandalone(announce: false) }
+        case SIGUSR1:
+            logger.notice("signal \(signo) (SIGUSR1) received, reopening")
+            logger.reopen()
+        default:
+            logger.notice("signal \(signo) (\(Signals.name(signo))) received, exiting")
+            event_base_loopbreak(base)
+        }
+    }
+
+    private func tickElapsed() {
+        // PR_SET_PDEATHSIG covers the master's death; this covers a signal lost on the way.
+        if getppid() != context.masterPid {
+            logger.alert("the master process \(context.masterPid) is gone, exiting")
+            event_base_loopbreak(base)
+            return
+        }
+        if let watcher, watcher.fileChanged() { loadStandalone(announce: false) }
+    }
+}
