@@ -24,10 +24,10 @@ enum SluiceCommand {
                                         relativeTo: options.configPath == nil ? prefix : cwd)
         switch options.action {
         case .help:
-            Console.write(1, "sluice version \(SluiceVersion.string)\n" + CommandLineOptions.usage)
+            Console.write(1, "sluice version \(sluiceVersion)\n" + CommandLineOptions.usage)
             return 0
         case .version:
-            Console.writeLine(1, "sluice version \(SluiceVersion.string)")
+            Console.writeLine(1, "sluice version \(sluiceVersion)")
             return 0
         case .testConfig:
             return ConfigCheck.test(prefix: prefix, configPath: configPath) ? 0 : 1

@@ -164,7 +164,7 @@ final class MasterProcess {
     // MARK: - The loop
 
     private func cycle() -> Never {
-        logger.notice("sluice/\(SluiceVersion.string), prefix \"\(prefix)\", configuration \"\(configPath)\"")
+        logger.notice("sluice/\(sluiceVersion), prefix \"\(prefix)\", configuration \"\(configPath)\"")
         spawnControl()
         while true {
             let received = waitForSignals(timeout: nextTimeout())
