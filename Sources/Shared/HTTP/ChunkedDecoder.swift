@@ -179,7 +179,9 @@ package struct ChunkedDecoder {
     }
 
     /// Scans trailer fields (RFC 9112 §7.1.2) from `start`, validating and discarding them.
-    private mutating func trailers(_ input: UnsafeRawBufferPointer, from start: Int) -> (consumed: Int, event: ChunkedEvent) {
+    private mutating func trailers(
+        _ input: UnsafeRawBufferPointer, from start: Int
+    ) -> (consumed: Int, event: ChunkedEvent) {
         var index = start
         while true {
             let before = index
@@ -196,7 +198,8 @@ package struct ChunkedDecoder {
                 state = .done
                 return (index, .end)
             case .failure(let kind):
-                return fail(index, kind == .bareLF || kind == .bareCR ? "bare CR or LF in trailer" : "invalid trailer line")
+                return fail(
+                    index, kind == .bareLF || kind == .bareCR ? "bare CR or LF in trailer" : "invalid trailer line")
             case .tooLarge:
                 return fail(index, "trailer section too large")
             }
