@@ -77,6 +77,20 @@ package struct TestResponse: Sendable {
         TestResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: Array(json.utf8))
     }
 
+    /// This response with ``closeAfter`` set: the connection closes after it.
+    package func closing() -> TestResponse {
+        var copy = self
+        copy.closeAfter = true
+        return copy
+    }
+
+    /// This response sent after `ms` milliseconds (``delayMs``).
+    package func delayed(ms: Int) -> TestResponse {
+        var copy = self
+        copy.delayMs = ms
+        return copy
+    }
+
     /// Total body length: ``body`` plus ``bodyRepeat``.
     package var bodyLength: Int { body.count + (bodyRepeat.map { $0.chunk.count * $0.count } ?? 0) }
 

@@ -46,13 +46,13 @@ package final class TestUpstream: Sendable {
 
     /// Starts listening on 127.0.0.1:`port` (0: a free port chosen by the OS) and serving.
     /// - Parameters:
+    ///   - handler: builds the response for each request (a trailing closure). Default ``echo``.
     ///   - continueDecision: consulted for requests with `Expect: 100-continue` and a body; gets the
     ///     request with its head only (empty body). Default: always ``ContinueDecision/sendContinue``.
-    ///   - handler: builds the response for each request. Default ``echo``.
     package init(
         port: Int = 0,
-        continueDecision: @escaping @Sendable (TestRequest) -> ContinueDecision = { _ in .sendContinue },
-        handler: @escaping Handler = TestUpstream.echo
+        handler: @escaping Handler = TestUpstream.echo,
+        continueDecision: @escaping @Sendable (TestRequest) -> ContinueDecision = { _ in .sendContinue }
     ) throws {
         let (fd, boundPort) = try Sock.listen(port: port)
         self.port = boundPort
