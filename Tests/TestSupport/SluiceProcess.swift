@@ -308,6 +308,9 @@ package final class SluiceProcess: Sendable {
     /// The `sluice: control` child, if there is one.
     package var controlPid: Int32? { childPids(named: "sluice: control").first }
 
+    /// Whether `path` is an executable file (e.g. to skip a test when a tool is not installed).
+    package static func isExecutable(_ path: String) -> Bool { access(path, X_OK) == 0 }
+
     /// Whether `pid` exists and is not a zombie (e.g. to see a worker exit after its master died).
     package static func isAlive(pid: Int32) -> Bool { Processes.isAlive(pid) }
 
