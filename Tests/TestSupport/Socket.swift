@@ -130,6 +130,8 @@ struct ByteStream {
     var onReceive: ((ArraySlice<UInt8>) -> Void)?
     /// Each read waits at most this long (seconds) for bytes; nil waits until data or EOF.
     var idleTimeout: Double?
+    /// The receive buffer `recv` writes into, allocated on first use.
+    var scratch: [UInt8] = []
 
     /// Unconsumed bytes.
     var available: Int { buffer.count - position }
@@ -146,12 +148,12 @@ struct ByteStream {
             buffer.removeFirst(position)
             position = 0
         }
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: 65536) }
         while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
-                onReceive?(chunk[0..<n])
-                buffer.append(contentsOf: chunk[0..<n])
+                onReceive?(scratch[0..<n])
+                buffer.append(contentsOf: scratch[0..<n])
                 return true
             }
             if n == 0 { eof = true; return false }
@@ -168,6 +170,7 @@ struct ByteStream {
         var scanFrom = position
         while true {
             if let lf = buffer[scanFrom...].firstIndex(of: 10) {
+                if lf - position > limit { throw TestSupportError.malformed("line longer than \(limit) bytes") }
                 var end = lf
                 if end > position && buffer[end - 1] == 13 { end -= 1 }
                 let line = Array(buffer[position..<end])

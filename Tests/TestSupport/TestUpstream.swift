@@ -46,17 +46,21 @@ package final class TestUpstream: Sendable {
 
     /// Starts listening on 127.0.0.1:`port` (0: a free port chosen by the OS) and serving.
     /// - Parameters:
+    ///   - recording: keep every request and every received byte (``requests``, ``rawReceived(connection:)``).
+    ///     Pass false for benchmarks and large bodies: memory then stays bounded, ``requests`` and the
+    ///     raw records stay empty, and the counters (``requestCount``, ``acceptedConnections``) still work.
     ///   - handler: builds the response for each request (a trailing closure). Default ``echo``.
     ///   - continueDecision: consulted for requests with `Expect: 100-continue` and a body; gets the
     ///     request with its head only (empty body). Default: always ``ContinueDecision/sendContinue``.
     package init(
         port: Int = 0,
+        recording: Bool = true,
         handler: @escaping Handler = TestUpstream.echo,
         continueDecision: @escaping @Sendable (TestRequest) -> ContinueDecision = { _ in .sendContinue }
     ) throws {
         let (fd, boundPort) = try Sock.listen(port: port)
         self.port = boundPort
-        core = Core(listenFD: fd, handler: handler, continueDecision: continueDecision)
+        core = Core(listenFD: fd, recording: recording, handler: handler, continueDecision: continueDecision)
         do {
             try core.threads.start { [core] in core.acceptLoop() }
         } catch {
@@ -83,7 +87,7 @@ package final class TestUpstream: Sendable {
     package var requests: [TestRequest] { core.state.withLock { $0.requests } }
 
     /// The number of requests received so far.
-    package var requestCount: Int { core.state.withLock { $0.requests.count } }
+    package var requestCount: Int { core.state.withLock { $0.requestCount } }
 
     /// The most recent request, if any.
     package var lastRequest: TestRequest? { core.state.withLock { $0.requests.last } }
@@ -109,7 +113,7 @@ package final class TestUpstream: Sendable {
         TestSupport.waitUntil(timeout: timeout) { requestCount >= count }
     }
 
-    /// Forgets recorded requests, raw bytes and parse errors (counters of connections stay).
+    /// Forgets recorded requests, raw bytes and parse errors (the counters stay).
     package func clearRecords() {
         core.state.withLock { s in
             s.requests = []
@@ -133,6 +137,7 @@ package final class TestUpstream: Sendable {
             var stopped = false
             var accepted = 0
             var requests: [TestRequest] = []
+            var requestCount = 0
             var raw: [[UInt8]] = []
             var parseErrors: [String] = []
             /// Open connection descriptors by connection index. A descriptor is removed (under the
@@ -141,13 +146,15 @@ package final class TestUpstream: Sendable {
         }
 
         let listenFD: Int32
+        let recording: Bool
         let handler: Handler
         let continueDecision: @Sendable (TestRequest) -> ContinueDecision
         let state = Mutex(State())
         let threads = ThreadGroup()
 
-        init(listenFD: Int32, handler: @escaping Handler, continueDecision: @escaping @Sendable (TestRequest) -> ContinueDecision) {
+        init(listenFD: Int32, recording: Bool, handler: @escaping Handler, continueDecision: @escaping @Sendable (TestRequest) -> ContinueDecision) {
             self.listenFD = listenFD
+            self.recording = recording
             self.handler = handler
             self.continueDecision = continueDecision
         }
@@ -213,10 +220,12 @@ package final class TestUpstream: Sendable {
         /// Serves one connection until either side closes it.
         func serve(fd: Int32, index: Int) {
             var stream = ByteStream(fd: fd)
-            stream.onReceive = { [self] bytes in state.withLock { $0.raw[index].append(contentsOf: bytes) } }
+            stream.onReceive = { [self] bytes in recordRaw(bytes, connection: index) }
             var closeMode = CloseMode.graceful
             do {
                 closeMode = try serveRequests(&stream, index: index)
+            } catch TestSupportError.malformed(let why) {
+                closeMode = reject(&stream, index: index, why)  // e.g. an over-long request line
             } catch {
                 closeMode = .graceful
             }
@@ -317,7 +326,16 @@ package final class TestUpstream: Sendable {
         }
 
         func record(_ request: TestRequest) {
-            state.withLock { $0.requests.append(request) }
+            state.withLock { s in
+                s.requestCount += 1
+                if recording { s.requests.append(request) }
+            }
+        }
+
+        /// Appends received bytes to connection `index`'s raw record (when recording).
+        func recordRaw(_ bytes: ArraySlice<UInt8>, connection index: Int) {
+            guard recording else { return }
+            state.withLock { $0.raw[index].append(contentsOf: bytes) }
         }
 
         /// Answers 400 to a malformed request and asks for the connection to be closed.
@@ -341,7 +359,7 @@ package final class TestUpstream: Sendable {
                 // Keep reading (recorded) until the peer closes or `stop` shuts the socket down.
                 var drain = ByteStream(fd: fd)
                 let index = request.connectionIndex
-                drain.onReceive = { [self] bytes in state.withLock { $0.raw[index].append(contentsOf: bytes) } }
+                drain.onReceive = { [self] bytes in recordRaw(bytes, connection: index) }
                 while !stopped, (try? drain.fill()) == true {}
                 return .immediate
             case .raw(let bytes):

@@ -257,4 +257,23 @@ import TestSupport
         upstream = nil
         #expect(throws: TestSupportError.self) { _ = try HTTPClient(port: port, timeout: 1) }
     }
+
+    /// Without recording, counters work and nothing is kept.
+    @Test func recordingOff() throws {
+        let upstream = try TestUpstream(recording: false)
+        defer { upstream.stop() }
+        _ = try HTTPClient.request(port: upstream.port, method: "POST", path: "/", body: [UInt8](repeating: 1, count: 100_000))
+        #expect(upstream.requestCount == 1 && upstream.waitForRequests(1, timeout: 1))
+        #expect(upstream.requests.isEmpty && upstream.rawReceivedAll.isEmpty)
+    }
+
+    /// An over-long request line gets 400 and a parse error.
+    @Test func overlongRequestLine() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let client = try HTTPClient(port: upstream.port)
+        try client.send("GET /" + String(repeating: "a", count: 70_000) + " HTTP/1.1\r\n\r\n")
+        #expect(try client.readResponse().status == 400)
+        #expect(upstream.parseErrors.count == 1)
+    }
 }
