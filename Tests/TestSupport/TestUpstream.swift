@@ -24,7 +24,8 @@ import Synchronization
 ///
 /// ``stop()`` (also run by `deinit`) closes the listener and every connection and joins every thread.
 /// Handlers must return; a handler that blocks for longer than 5 s makes `stop` leave its thread
-/// detached (and print a warning).
+/// detached (and print a warning). A handler must not capture its own upstream (a retain cycle:
+/// `deinit` would never run); to share state with a test, capture a `Mutex` or similar instead.
 package final class TestUpstream: Sendable {
     /// What the upstream does when a request carries `Expect: 100-continue` and has a body.
     package enum ContinueDecision: Sendable {
