@@ -29,6 +29,9 @@ package final class WorkerLoop {
     var live: [ClientConnection] = []
     private var freeClients: [ClientConnection] = []
     private var freeUpstreams: [UpstreamConnection] = []
+    /// Every upstream connection object ever made: they are owned here for the life of the process
+    /// (callbacks reach them unretained), and recycled through `freeUpstreams`.
+    private var upstreamArena: [UpstreamConnection] = []
     /// Set by SIGQUIT: no new connections; exit once the live ones are done.
     package private(set) var quitting = false
     private var quitDeadline: OpaquePointer?
@@ -118,15 +121,22 @@ package final class WorkerLoop {
     // MARK: - Free lists
 
     func newUpstreamConnection() -> UpstreamConnection {
-        freeUpstreams.popLast() ?? UpstreamConnection(worker: self)
+        if let conn = freeUpstreams.popLast() { return conn }
+        let conn = UpstreamConnection(worker: self)
+        upstreamArena.append(conn)
+        return conn
     }
 
     func recycle(_ conn: UpstreamConnection) {
-        if freeUpstreams.count < 1024 { freeUpstreams.append(conn) }
+        freeUpstreams.append(conn)
     }
 
     func recycle(_ conn: ClientConnection) {
+        // Into the free list first: `live` may hold the last reference, and the object may still
+        // be running the callback that closed it.
+        freeClients.append(conn)
         let index = conn.liveIndex
+        conn.liveIndex = -1
         if index >= 0 && index < live.count && live[index] === conn {
             let last = live.removeLast()
             if index < live.count {
@@ -134,8 +144,6 @@ package final class WorkerLoop {
                 last.liveIndex = index
             }
         }
-        conn.liveIndex = -1
-        if freeClients.count < 1024 { freeClients.append(conn) }
         if quitting && live.isEmpty { finishQuit() }
     }
 

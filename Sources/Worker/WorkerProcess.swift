@@ -27,6 +27,7 @@ package enum WorkerProcess {
     /// worker's already closed, and the process already named `sluice: worker`. The worker installs
     /// its own signal events, then unblocks signals. Exit status 0 after a graceful quit.
     package static func run(_ context: WorkerContext) -> Never {
-        WorkerLoop(context: context).run()
+        let loop = WorkerLoop(context: context)
+        withExtendedLifetime(loop) { loop.run() }
     }
 }
