@@ -15,11 +15,12 @@ extension Route {
             throw CheckError(.check, "invalid route: no uri")
         }
         self.init(id: id, uris: uris)
-        methods = (members["methods"]?.arrayValue ?? []).compactMap { $0.stringValue?.uppercased() }
+        // The schema's enum already admits upper-case names only.
+        methods = (members["methods"]?.arrayValue ?? []).compactMap(\.stringValue)
         if let host = members["host"]?.stringValue {
-            hosts = [host.lowercased()]
+            hosts = [Route.lowercasedHost(host)]
         } else {
-            hosts = (members["hosts"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() }
+            hosts = (members["hosts"]?.arrayValue ?? []).compactMap { $0.stringValue.map(Route.lowercasedHost) }
         }
         if let addr = members["remote_addr"]?.stringValue {
             remoteAddrs = [addr]
@@ -33,8 +34,18 @@ extension Route {
         upstreamId = members["upstream_id"].flatMap(Route.idString)
         plugins = members["plugins"]?.objectValue ?? [:]
         enableWebsocket = members["enable_websocket"]?.boolValue ?? false
-        members["id"] = .string(id)
-        json = .object(members)
+        // Writing into `members` copies the whole dictionary; snapshots already carry the id.
+        if members["id"] != .string(id) {
+            members["id"] = .string(id)
+            json = .object(members)
+        } else {
+            json = source
+        }
+    }
+
+    /// `host` lower-cased, without allocating when it already is.
+    static func lowercasedHost(_ host: String) -> String {
+        host.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) } ? host.lowercased() : host
     }
 
     /// An APISIX id (`"1"` or `1`) as the string the store keys it by.

@@ -92,7 +92,7 @@ package enum StandaloneConfig {
     static func hasEndMarker(_ text: String) -> Bool {
         let tail = String(decoding: text.utf8.suffix(10), as: UTF8.self)
         guard let marker = tail.range(of: "#END", options: .backwards) else { return false }
-        return tail[marker.upperBound...].allSatisfy { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        return tail[marker.upperBound...].utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
     }
 
     /// `${{NAME}}` and `${{NAME:=default}}` (spaces allowed inside the braces). An unset

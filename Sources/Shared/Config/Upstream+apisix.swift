@@ -54,8 +54,13 @@ extension Upstream {
             self.passHost = passHost
         }
         upstreamHost = members["upstream_host"]?.stringValue
-        if let id { members["id"] = .string(id) }
-        json = .object(members)
+        // Writing into `members` copies the whole dictionary; snapshots already carry the id.
+        if let id, members["id"] != .string(id) {
+            members["id"] = .string(id)
+            json = .object(members)
+        } else {
+            json = source
+        }
     }
 
     /// `host[:port]` / `[v6][:port]` split; the port checked against 1..65535.

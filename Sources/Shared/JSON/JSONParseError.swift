@@ -6,6 +6,7 @@ package struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertib
     /// 1-based byte position the message names.
     package var character: Int
 
+    /// An error with `message` naming 1-based byte `character`.
     package init(message: String, character: Int) {
         self.message = message; self.character = character
     }

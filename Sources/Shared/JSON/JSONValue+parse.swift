@@ -46,6 +46,10 @@ extension JSONValue {
 private struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var position = 0
+    // Scratch stacks shared by all nesting levels: members and elements are collected here and
+    // copied out once per container, so no container grows (and reallocates) as it is read.
+    var keyStack: [String] = []
+    var valueStack: [JSONValue] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -82,12 +86,12 @@ private struct JSONReader {
         let open = position
         position += 1
         if depth > JSONValue.maximumNestingDepth { throw tooDeep(depth, open) }
-        var members: [String: JSONValue] = [:]
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
             position += 1
-            return .object(members)
+            return .object([:])
         }
+        let base = keyStack.count
         while true {
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
@@ -99,12 +103,23 @@ private struct JSONReader {
                 throw unexpected("colon", at: position)
             }
             position += 1
-            // A repeated key keeps the last value, as cjson's table assignment does.
-            members[key] = try parseValue(depth: depth)
+            let value = try parseValue(depth: depth)
+            keyStack.append(key)
+            valueStack.append(value)
             skipWhitespace()
             guard position < bytes.count else { throw unexpected("comma or object end", at: position) }
             if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-            if bytes[position] == UInt8(ascii: "}") { position += 1; return .object(members) }
+            if bytes[position] == UInt8(ascii: "}") {
+                position += 1
+                let count = keyStack.count - base
+                let valueBase = valueStack.count - count
+                var members = [String: JSONValue](minimumCapacity: count)
+                // A repeated key keeps the last value, as cjson's table assignment does.
+                for offset in 0..<count { members[keyStack[base + offset]] = valueStack[valueBase + offset] }
+                keyStack.removeLast(count)
+                valueStack.removeLast(count)
+                return .object(members)
+            }
             throw unexpected("comma or object end", at: position)
         }
     }
@@ -113,18 +128,24 @@ private struct JSONReader {
         let open = position
         position += 1
         if depth > JSONValue.maximumNestingDepth { throw tooDeep(depth, open) }
-        var elements: [JSONValue] = []
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
             position += 1
-            return .array(elements)
+            return .array([])
         }
+        let base = valueStack.count
         while true {
-            elements.append(try parseValue(depth: depth))
+            let value = try parseValue(depth: depth)
+            valueStack.append(value)
             skipWhitespace()
             guard position < bytes.count else { throw unexpected("comma or array end", at: position) }
             if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-            if bytes[position] == UInt8(ascii: "]") { position += 1; return .array(elements) }
+            if bytes[position] == UInt8(ascii: "]") {
+                position += 1
+                let elements = Array(valueStack[base...])
+                valueStack.removeLast(valueStack.count - base)
+                return .array(elements)
+            }
             throw unexpected("comma or array end", at: position)
         }
     }

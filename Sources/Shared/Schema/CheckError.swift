@@ -8,6 +8,7 @@
 /// few that APISIX itself prefixes (`invalid configuration: IPv6 address must be enclosed with
 /// '[' and ']'`).
 package struct CheckError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Which wording rules apply to `detail`.
     package enum Kind: Sendable, Equatable {
         /// A JSON-schema violation; `detail` is the bare jsonschema text.
         case schema
@@ -15,10 +16,12 @@ package struct CheckError: Error, Sendable, Equatable, CustomStringConvertible {
         case check
     }
 
+    /// Schema violation or other check.
     package var kind: Kind
     /// The text without the schema prefix.
     package var detail: String
 
+    /// An error of `kind` with text `detail`.
     package init(_ kind: Kind, _ detail: String) { self.kind = kind; self.detail = detail }
 
     /// The Admin API's `error_msg`: `invalid configuration: <detail>` for schema violations,

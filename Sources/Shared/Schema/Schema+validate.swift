@@ -273,7 +273,9 @@ extension Schema {
     }
 }
 
+/// Hashable so that `uniqueItems` can find scalar repeats in one pass.
 extension JSONValue: Hashable {
+    /// Hashes the case and payload (objects by content).
     package func hash(into hasher: inout Hasher) {
         switch self {
         case .null: hasher.combine(0)

@@ -39,31 +39,39 @@ package struct Schema: Sendable {
     package var additionalProperties: AdditionalProperties
     /// `patternProperties`, sorted by pattern text.
     package private(set) var patternProperties: [(pattern: SchemaPattern, schema: Schema)]
-    /// `minProperties` / `maxProperties`.
+    /// `minProperties`.
     package var minProperties: Int?
+    /// `maxProperties`.
     package var maxProperties: Int?
     /// `items` (one schema for every element).
     package var items: Schema? { get { itemsBox.first } set { itemsBox = newValue.map { [$0] } ?? [] } }
-    /// `minItems` / `maxItems`.
+    /// `minItems`.
     package var minItems: Int?
+    /// `maxItems`.
     package var maxItems: Int?
     /// `uniqueItems`.
     package var uniqueItems: Bool
-    /// `minLength` / `maxLength`, in characters (UTF-8 code points, as `lib.utf8_len` counts).
+    /// `minLength`, in characters (code points, as `lib.utf8_len` counts).
     package var minLength: Int?
+    /// `maxLength`, in characters.
     package var maxLength: Int?
     /// `pattern` (PCRE search, see `SchemaPattern`).
     package var pattern: SchemaPattern?
-    /// `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum` (draft 6+ numeric forms).
+    /// `minimum`.
     package var minimum: Double?
+    /// `maximum`.
     package var maximum: Double?
+    /// `exclusiveMinimum` (a number, draft 6+).
     package var exclusiveMinimum: Double?
+    /// `exclusiveMaximum` (a number, draft 6+).
     package var exclusiveMaximum: Double?
     /// `enum`.
     package var enumValues: [JSONValue]?
-    /// `allOf`, `anyOf`, `oneOf`.
+    /// `allOf`.
     package var allOf: [Schema]?
+    /// `anyOf`.
     package var anyOf: [Schema]?
+    /// `oneOf`.
     package var oneOf: [Schema]?
     /// `not`.
     package var not: Schema? { get { notBox.first } set { notBox = newValue.map { [$0] } ?? [] } }
@@ -201,6 +209,7 @@ package struct Schema: Sendable {
 package struct SchemaError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The text, without any `invalid configuration: ` prefix.
     package var message: String
+    /// An error with text `message`.
     package init(_ message: String) { self.message = message }
     package var description: String { message }
 }

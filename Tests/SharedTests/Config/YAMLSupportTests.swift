@@ -35,4 +35,10 @@ import Testing
         #expect(YAMLSupport.json(node) == .object(["a": 1, "b": .number(1.5), "c": true, "d": .null, "e": "2",
                                                    "f": .array(["x"]), "127.0.0.1:80": 1]))
     }
+
+    /// Anchors and aliases resolve to the anchored value.
+    @Test func aliases() throws {
+        let node = try #require(try YAMLSupport.compose("base: &n {a: 1}\ncopy: *n\n", path: "p"))
+        #expect(YAMLSupport.json(node)["copy"] == .object(["a": 1]))
+    }
 }
