@@ -27,6 +27,8 @@
 #include <event2/dns.h>
 #include <event2/util.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include <openssl/ssl.h>
 #include <openssl/err.h>
