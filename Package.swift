@@ -12,6 +12,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sluice", targets: ["Master"]),
+        // The stand-in OpenFunction function (openfunction.md): demos, `make run`, tests.
+        .executable(name: "sluice-function", targets: ["FunctionStandIn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -34,6 +36,8 @@ let package = Package(
         .target(name: "Worker", dependencies: ["Shared", "CLibevent"], swiftSettings: strict),
         // The `sluice` executable: command line, master (supervisor) and control process.
         .executableTarget(name: "Master", dependencies: ["Worker", "Shared", "CLibevent"], swiftSettings: strict),
+        // The stand-in function: an HTTP/HTTPS server in the shapes of OpenFunction's samples.
+        .executableTarget(name: "FunctionStandIn", dependencies: ["CLibevent"], path: "Tests/FunctionStandIn", swiftSettings: strict),
         // Test peers (an upstream server, process helpers) shared by the test targets.
         .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"], swiftSettings: strict),
