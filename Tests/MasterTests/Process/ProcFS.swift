@@ -56,7 +56,7 @@ enum ProcFS {
     static func tcpSockets() -> [TCPSocket] {
         var sockets: [TCPSocket] = []
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = readWhole(table) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard fields.count > 9,
@@ -69,6 +69,22 @@ enum ProcFS {
             }
         }
         return sockets
+    }
+
+    /// The whole of a `/proc` file: their size reads as 0, and one `read` returns at most a page,
+    /// so read until end of file.
+    static func readWhole(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { bytes += chunk[0..<n]; continue }
+            if n < 0 && errno == EINTR { continue }
+            return String(decoding: bytes, as: UTF8.self)
+        }
     }
 
     /// Inodes of the sockets listening on `port`.
