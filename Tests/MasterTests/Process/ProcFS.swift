@@ -175,6 +175,22 @@ func apisixYAML(routes paths: [String], upstream: TestUpstream) -> String {
     return text + "#END\n"
 }
 
+/// Sets the soft `RLIMIT_NOFILE` of another process (its children inherit it at fork); the hard
+/// limit stays. Returns the previous soft limit. `prlimit(2)` through `dlsym`: glibc declares
+/// it only under `_GNU_SOURCE`, which Swift's Glibc module does not show.
+func setOpenFileLimit(of pid: Int32, soft: UInt) throws -> UInt {
+    typealias Prlimit = @convention(c) (pid_t, Int32, UnsafePointer<rlimit>?, UnsafeMutablePointer<rlimit>?) -> Int32
+    guard let symbol = dlsym(nil, "prlimit") else { throw TestSupportError.process("no prlimit in libc") }
+    let prlimit = unsafeBitCast(symbol, to: Prlimit.self)
+    let resource = Int32(RLIMIT_NOFILE.rawValue)
+    var old = rlimit()
+    guard prlimit(pid, resource, nil, &old) == 0 else { throw TestSupportError.system("prlimit(\(pid))", errno) }
+    var new = old
+    new.rlim_cur = rlim_t(soft)
+    guard prlimit(pid, resource, &new, nil) == 0 else { throw TestSupportError.system("prlimit(\(pid))", errno) }
+    return UInt(old.rlim_cur)
+}
+
 /// `/proc/PID/comm` (the name set by `prctl(PR_SET_NAME)`) without its newline; "" if gone.
 func processName(_ pid: Int32) -> String {
     (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?

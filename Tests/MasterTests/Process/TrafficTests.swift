@@ -314,6 +314,61 @@ import TestSupport
         #expect(sluice.workerPids == workers)
         #expect(sluice.controlPid == replacement)
     }
+
+    /// A control process that cannot start (no descriptors left for its event base) is respawned
+    /// with a growing back-off instead of in a tight loop; libevent's complaints land in
+    /// error.log, not on the master's stderr; the workers serve throughout; once descriptors are
+    /// available again a control process runs and publishes changes.
+    @Test func controlCrashLoopBacksOff() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let sluice = try Self.gateway(routes: ["/a"], upstream: upstream)
+        defer { sluice.stop() }
+        let master = try #require(sluice.pid)
+        let workers = sluice.workerPids
+        let control = try #require(sluice.controlPid)
+
+        // 0, 1, 2 and the error log: nothing left for epoll or libevent's signal pipe.
+        let previous = try setOpenFileLimit(of: master, soft: 4)
+        var restored = false
+        defer { if !restored { _ = try? setOpenFileLimit(of: master, soft: previous) } }
+        #expect(kill(control, SIGKILL) == 0)
+
+        func delays() -> [Int] {
+            sluice.errorLog.split(separator: "\n").compactMap { line -> Int? in
+                guard line.contains("\(master)#0: control process "),
+                      let range = line.range(of: "ms after its start, respawning in ") else { return nil }
+                return Int(line[range.upperBound...].prefix { $0.isNumber })
+            }
+        }
+        #expect(sluice.waitUntil(timeout: 10) { delays().count >= 3 }, "\(sluice.logsForFailure())")
+        let seen = delays()
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0 < $1 || $1 == 5000 }, "respawn delays \(seen)")
+        // libevent's reason is in error.log, in its format, and not on the master's stderr.
+        #expect(sluice.errorLog.contains("libevent: "), "\(sluice.logsForFailure())")
+        #expect(!sluice.stdoutLog.contains("Too many open files"), "\(sluice.stdoutLog)")
+
+        // The data plane does not notice.
+        let during = try sluice.requestFromEveryWorker(path: "/a", workers: workers)
+        #expect(during.statuses.allSatisfy { $0 == 200 }, "\(during.statuses)")
+
+        _ = try setOpenFileLimit(of: master, soft: previous)
+        restored = true
+        var replacement: Int32?
+        #expect(sluice.waitUntil(timeout: 10) {
+            replacement = sluice.controlPid
+            guard let pid = replacement else { return false }
+            return sluice.errorLog.contains("\(pid)#0: config file ")
+        }, "\(sluice.logsForFailure())")
+        let generation = try #require(sluice.snapshotGeneration)
+        try sluice.writeApisixYAML(apisixYAML(routes: ["/a", "/f"], upstream: upstream))
+        #expect(sluice.waitUntil(timeout: 10) { (sluice.snapshotGeneration ?? 0) > generation },
+                "\(sluice.logsForFailure())")
+        let published = try #require(sluice.snapshotGeneration)
+        #expect(sluice.waitForWorkersToApply(generation: published), "\(sluice.logsForFailure())")
+        #expect(try sluice.requestNoting(path: "/f").response.status == 200)
+        #expect(sluice.workerPids == workers)
+    }
 }
 
 /// A one-way latch a `TestUpstream` handler can wait on (bounded), opened by the test.
