@@ -369,6 +369,73 @@ import TestSupport
         #expect(try sluice.requestNoting(path: "/f").response.status == 200)
         #expect(sluice.workerPids == workers)
     }
+
+    /// A worker slot whose worker cannot start is respawned with a growing back-off; the other
+    /// slot serves meanwhile; connections the kernel queued in the empty slot's socket are
+    /// served by the worker that finally takes the slot over.
+    @Test func workerCrashLoopBacksOffAndKeepsQueuedConnections() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let sluice = try Self.gateway(routes: ["/a"], upstream: upstream)
+        defer { sluice.stop() }
+        let master = try #require(sluice.pid)
+        let listeners = sluice.workerListeners()
+        let victim = try #require(listeners.keys.sorted().first)
+        let survivor = try #require(listeners.keys.sorted().last)
+        let slot = try #require(listeners[victim])
+
+        let previous = try setOpenFileLimit(of: master, soft: 4)
+        var restored = false
+        defer { if !restored { _ = try? setOpenFileLimit(of: master, soft: previous) } }
+        #expect(kill(victim, SIGKILL) == 0)
+        func delays() -> [Int] {
+            sluice.errorLog.split(separator: "\n").compactMap { line -> Int? in
+                guard line.contains("\(master)#0: worker process "),
+                      let range = line.range(of: "ms after its start, respawning in ") else { return nil }
+                return Int(line[range.upperBound...].prefix { $0.isNumber })
+            }
+        }
+        #expect(sluice.waitUntil(timeout: 10) { delays().count >= 3 }, "\(sluice.logsForFailure())")
+        let seen = delays()
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0 < $1 || $1 == 5000 }, "respawn delays \(seen)")
+
+        // Requests on fresh connections until one is queued in the empty slot (accepted by the
+        // kernel, held by no process); the others are answered by the surviving worker.
+        var queued: [HTTPClient] = []
+        defer { for client in queued { client.close() } }
+        var answered = 0
+        for _ in 0..<50 where queued.isEmpty {
+            let client = try HTTPClient(port: sluice.proxyPort, timeout: 15)
+            try client.sendRequest(path: "/a")
+            if ProcFS.holder(ofConnectionFrom: client.localPort, to: sluice.proxyPort, among: [survivor]) != nil {
+                #expect(try client.readResponse().status == 200)
+                answered += 1
+                client.close()
+            } else if sluice.waitUntil(timeout: 0.3, {
+                ProcFS.holder(ofConnectionFrom: client.localPort, to: sluice.proxyPort, among: [survivor]) != nil
+            }) {
+                #expect(try client.readResponse().status == 200)
+                answered += 1
+                client.close()
+            } else {
+                queued.append(client)
+            }
+        }
+        #expect(queued.count == 1, "no connection landed in the empty slot (\(answered) answered)")
+
+        _ = try setOpenFileLimit(of: master, soft: previous)
+        restored = true
+        var replacement: Int32?
+        #expect(sluice.waitUntil(timeout: 10) {
+            replacement = sluice.workerListeners().first { $0.key != victim && $0.value == slot }?.key
+            return replacement != nil
+        }, "\(sluice.logsForFailure())")
+        for client in queued {
+            let response = try client.readResponse()
+            #expect(response.status == 200)
+        }
+        #expect(SluiceProcess.isAlive(pid: survivor))
+    }
 }
 
 /// A one-way latch a `TestUpstream` handler can wait on (bounded), opened by the test.
