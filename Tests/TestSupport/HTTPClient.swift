@@ -120,6 +120,10 @@ package final class HTTPClient {
         return out
     }
 
+    /// The local (client-side) port of the connection, e.g. to find the server process that
+    /// accepted it in `/proc/net/tcp`. 0 once closed.
+    package var localPort: Int { isOpen ? ((try? Sock.localPort(stream.fd)) ?? 0) : 0 }
+
     /// Bytes received and not consumed by a read yet.
     package var bufferedBytes: [UInt8] { Array(stream.buffer[stream.position...]) }
 

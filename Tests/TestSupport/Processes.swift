@@ -116,14 +116,21 @@ enum Processes {
     /// The child gets an empty signal mask and default dispositions for every signal (the test
     /// runner's threads block signals, which a child would otherwise inherit), its own process group
     /// (so a cleanup can kill everything it forked), stdin from `/dev/null`, stdout and stderr
-    /// appended to `outputPath`, and no other inherited descriptor.
-    static func spawn(path: String, arguments: [String], environment: [String: String], outputPath: String) throws -> Int32 {
+    /// appended to `outputPath` (stderr to `errorPath` instead when given), and no other inherited
+    /// descriptor.
+    static func spawn(
+        path: String, arguments: [String], environment: [String: String], outputPath: String, errorPath: String? = nil
+    ) throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errorPath {
+            posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         if let addCloseFrom { _ = addCloseFrom(&actions, 3) }
 
         var attr = posix_spawnattr_t()
@@ -155,12 +162,25 @@ enum Processes {
     static func run(
         path: String, arguments: [String], environment: [String: String], outputPath: String, timeout: Double
     ) -> (status: Int32, output: String) {
+        let result = run(path: path, arguments: arguments, environment: environment, outputPath: outputPath,
+                         errorPath: nil, timeout: timeout)
+        return (result.status, result.output)
+    }
+
+    /// ``run(path:arguments:environment:outputPath:timeout:)`` with stderr going to `errorPath`
+    /// (when given) and returned apart as `errors`.
+    static func run(
+        path: String, arguments: [String], environment: [String: String], outputPath: String, errorPath: String?,
+        timeout: Double
+    ) -> (status: Int32, output: String, errors: String) {
         unlink(outputPath)
+        if let errorPath { unlink(errorPath) }
         let pid: Int32
         do {
-            pid = try spawn(path: path, arguments: arguments, environment: environment, outputPath: outputPath)
+            pid = try spawn(path: path, arguments: arguments, environment: environment, outputPath: outputPath,
+                            errorPath: errorPath)
         } catch {
-            return (-1, "\(error)")
+            return (-1, "\(error)", "")
         }
         var status = waitForExit(pid, timeout: timeout)
         if status == nil {
@@ -169,6 +189,7 @@ enum Processes {
             status = -1
         }
         let output = readFile(outputPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return (status!, status == -1 ? output + "\n[TestSupport: killed after \(timeout) s timeout]" : output)
+        let errors = errorPath.flatMap { readFile($0) }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return (status!, status == -1 ? output + "\n[TestSupport: killed after \(timeout) s timeout]" : output, errors)
     }
 }

@@ -420,6 +420,38 @@ package final class SluiceProcess: Sendable {
             outputPath: output, timeout: timeout)
     }
 
+    /// ``run(_:addPrefix:timeout:)`` with stdout and stderr kept apart (e.g. to check that
+    /// `-v` prints on stdout and `-t` on stderr).
+    package func runCapturing(
+        _ arguments: [String], addPrefix: Bool = true, timeout: Double = 10
+    ) -> (status: Int32, stdout: String, stderr: String) {
+        var arguments = arguments
+        if addPrefix && !arguments.contains("-p") { arguments += ["-p", prefix] }
+        let n = state.withLock { s in
+            s.runCount += 1
+            return s.runCount
+        }
+        let result = Processes.run(
+            path: binaryPath, arguments: arguments, environment: environment,
+            outputPath: prefix + "/logs/run-\(n).out", errorPath: prefix + "/logs/run-\(n).err", timeout: timeout)
+        return (result.status, result.output, result.errors)
+    }
+
+    /// ``runBinary(_:timeout:)`` with stdout and stderr kept apart.
+    package static func runBinaryCapturing(
+        _ arguments: [String], timeout: Double = 10
+    ) -> (status: Int32, stdout: String, stderr: String) {
+        let base = "/tmp/sluice-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer {
+            unlink(base + ".out")
+            unlink(base + ".err")
+        }
+        let result = Processes.run(
+            path: defaultBinaryPath, arguments: arguments, environment: ProcessInfo.processInfo.environment,
+            outputPath: base + ".out", errorPath: base + ".err", timeout: timeout)
+        return (result.status, result.output, result.errors)
+    }
+
     // MARK: - Ports
 
     /// Ports handed out by this process, never handed out twice.

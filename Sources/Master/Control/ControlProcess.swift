@@ -46,6 +46,10 @@ final class ControlProcess {
     static func run(_ context: ControlContext) -> Never {
         let config = context.config
         let logger = Logger(path: config.resolved(config.errorLog, prefix: context.prefix), level: config.errorLogLevel)
+        // stderr is still the master's (its terminal, or whatever started it): make it the error
+        // log, as the worker does, so libevent's messages and a Swift runtime error land there.
+        ControlProcess.redirectStderr(to: logger)
+        event_set_log_callback(ControlProcess.onLibeventLog)
         guard let base = event_base_new() else {
             logger.log(.emerg, "event_base_new() failed")
             exit(2)
@@ -147,10 +151,29 @@ final class ControlProcess {
         case SIGUSR1:
             logger.notice("signal \(signo) (SIGUSR1) received, reopening")
             logger.reopen()
+            ControlProcess.redirectStderr(to: logger)
         default:
             logger.notice("signal \(signo) (\(Signals.name(signo))) received, exiting")
             event_base_loopbreak(base)
         }
+    }
+
+    /// Points descriptor 2 at the error log's file (a no-op while the log is stderr itself).
+    private static func redirectStderr(to logger: Logger) {
+        if logger.fd > 2 { dup2(logger.fd, 2) }
+    }
+
+    /// libevent's own messages, in the error log's format, written to stderr (the error log).
+    private static let onLibeventLog: event_log_cb = { severity, message in
+        let level = switch severity {
+        case EVENT_LOG_ERR: "error"
+        case EVENT_LOG_WARN: "warn"
+        case EVENT_LOG_MSG: "info"
+        default: "debug"
+        }
+        let text = message.map { String(cString: $0) } ?? ""
+        let line = "\(Logger.timestamp()) [\(level)] \(getpid())#0: libevent: \(text)\n"
+        line.withCString { _ = write(2, $0, strlen($0)) }
     }
 
     private func tickElapsed() {

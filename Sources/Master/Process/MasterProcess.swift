@@ -363,7 +363,7 @@ final class MasterProcess {
                 workers[index].pid = 0
                 guard isServing else { continue }
                 let uptime = workers[index].startedAt.duration(to: now)
-                let delay = workers[index].backoff.childExited(after: uptime)
+                let delay = workers[index].backoff.childExited(after: uptime, fatal: MasterProcess.isFatal(status))
                 if delay == .zero {
                     spawnWorker(index)
                 } else {
@@ -383,7 +383,7 @@ final class MasterProcess {
                     continue
                 }
                 let uptime = control.startedAt.duration(to: now)
-                let delay = control.backoff.childExited(after: uptime)
+                let delay = control.backoff.childExited(after: uptime, fatal: MasterProcess.isFatal(status))
                 if delay == .zero {
                     spawnControl()
                 } else {
@@ -397,6 +397,11 @@ final class MasterProcess {
                 logExit("process", child, status)
             }
         }
+    }
+
+    /// Whether a wait status is an exit with ``RespawnBackoff/fatalExitCode``.
+    private static func isFatal(_ status: Int32) -> Bool {
+        sluice_wifexited(status) != 0 && sluice_wexitstatus(status) == RespawnBackoff.fatalExitCode
     }
 
     /// nginx's wording: `worker process 1234 exited on signal 9 (core dumped)`, or

@@ -59,9 +59,10 @@ enum Spawner {
 
 /// The back-off that keeps a crashing child from becoming a fork storm, per slot.
 ///
-/// A child that dies within 1 s of its start makes the next respawn of its slot wait 100 ms,
-/// doubling up to 5 s; a child that stayed up 10 s resets it. Pure, so the policy is testable
-/// without processes.
+/// A child that dies within 1 s of its start, or exits with the fatal code 2 (nginx's
+/// `NGX_FATAL`: it cannot work, and a new one will not either) however long it ran, makes the
+/// next respawn of its slot wait 100 ms, doubling up to 5 s; a child that stayed up 10 s and
+/// did not exit fatally resets it. Pure, so the policy is testable without processes.
 struct RespawnBackoff {
     /// The delay the last quick death chose; zero while the slot is healthy.
     private(set) var delay: Duration = .zero
@@ -71,9 +72,13 @@ struct RespawnBackoff {
     static let first: Duration = .milliseconds(100)
     static let ceiling: Duration = .seconds(5)
 
-    /// How long to wait before respawning a child that ran for `uptime`.
-    mutating func childExited(after uptime: Duration) -> Duration {
-        if uptime < RespawnBackoff.quickDeath {
+    /// The exit code of a child that says it cannot work (bad environment, no event base).
+    static let fatalExitCode: Int32 = 2
+
+    /// How long to wait before respawning a child that ran for `uptime`; `fatal` when it exited
+    /// with ``fatalExitCode``.
+    mutating func childExited(after uptime: Duration, fatal: Bool = false) -> Duration {
+        if fatal || uptime < RespawnBackoff.quickDeath {
             delay = delay == .zero ? RespawnBackoff.first : min(delay * 2, RespawnBackoff.ceiling)
             return delay
         }

@@ -3,15 +3,16 @@ import Glibc
 #endif
 import Foundation
 import Testing
-import Shared
+import TestSupport
 
 /// `sluice`'s command line, through the built binary (MasterTests cannot import the executable).
+/// Nothing here starts a master.
 @Suite struct CommandLineTests {
     /// `--version` and `-v` print the version on stdout and exit 0.
     @Test func version() throws {
         for flag in ["--version", "-v"] {
-            let result = try runSluice([flag])
-            #expect(result.code == 0)
+            let result = SluiceProcess.runBinaryCapturing([flag])
+            #expect(result.status == 0)
             #expect(result.stdout.hasPrefix("sluice version "))
             let version = result.stdout.dropFirst("sluice version ".count).trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(version.split(separator: ".").count == 3)
@@ -20,137 +21,131 @@ import Shared
 
     /// `-h` prints the usage and exits 0.
     @Test func help() throws {
-        let result = try runSluice(["-h"])
-        #expect(result.code == 0)
+        let result = SluiceProcess.runBinaryCapturing(["-h"])
+        #expect(result.status == 0)
         #expect(result.stdout.contains("Usage: sluice"))
         #expect(result.stdout.contains("-s signal"))
     }
 
     /// An unknown option prints what was wrong and the usage on stderr, exit 1.
     @Test func unknownOption() throws {
-        let result = try runSluice(["-x"])
-        #expect(result.code == 1)
+        let result = SluiceProcess.runBinaryCapturing(["-x"])
+        #expect(result.status == 1)
         #expect(result.stderr.contains("invalid option: \"-x\""))
         #expect(result.stderr.contains("Usage: sluice"))
     }
 
     /// A stray argument that is no option is refused the same way.
     @Test func strayArgument() throws {
-        let result = try runSluice(["reload"])
-        #expect(result.code == 1)
+        let result = SluiceProcess.runBinaryCapturing(["reload"])
+        #expect(result.status == 1)
         #expect(result.stderr.contains("invalid option: \"reload\""))
     }
 
     /// `-p` without its value is a usage error.
     @Test func missingValue() throws {
-        let result = try runSluice(["-p"])
-        #expect(result.code == 1)
+        let result = SluiceProcess.runBinaryCapturing(["-p"])
+        #expect(result.status == 1)
         #expect(result.stderr.contains("option \"-p\" requires a parameter"))
     }
 
     /// `-s` accepts only stop, quit, reopen, reload.
     @Test func invalidSignal() throws {
-        let result = try runSluice(["-s", "restart"])
-        #expect(result.code == 1)
+        let result = SluiceProcess.runBinaryCapturing(["-s", "restart"])
+        #expect(result.status == 1)
         #expect(result.stderr.contains("invalid option: \"-s restart\""))
     }
 
     /// `-t` on a valid prefix prints nginx's two verdict lines and exits 0.
     @Test func testConfigOK() throws {
-        let prefix = try TestPrefix()
-        let result = try runSluice(["-t", "-p", prefix.path])
-        #expect(result.code == 0)
-        let config = prefix.path + "/conf/config.yaml"
+        let sluice = try SluiceProcess()
+        let result = sluice.runCapturing(["-t"])
+        #expect(result.status == 0)
+        let config = sluice.path("conf/config.yaml")
         #expect(result.stderr.contains("sluice: the configuration file \(config) syntax is ok"))
         #expect(result.stderr.contains("sluice: configuration file \(config) test is successful"))
         // -t starts nothing and writes no pid file.
-        #expect(prefix.recordedPid == nil)
+        #expect(sluice.pidFromFile == nil)
     }
 
     /// `-t -c FILE` checks the given file (value attached to the option works too).
     @Test func testConfigExplicitFile() throws {
-        let prefix = try TestPrefix()
-        let config = prefix.path + "/conf/config.yaml"
-        let result = try runSluice(["-t", "-p" + prefix.path, "-c", config])
-        #expect(result.code == 0)
+        let sluice = try SluiceProcess()
+        let config = sluice.path("conf/config.yaml")
+        let result = sluice.runCapturing(["-t", "-p" + sluice.prefix, "-c", config], addPrefix: false)
+        #expect(result.status == 0)
         #expect(result.stderr.contains("configuration file \(config) test is successful"))
     }
 
     /// `-t` on a broken config.yaml prints the reason and "test failed", exit 1.
-    @Test(.enabled(if: SluiceBinary.loaderIsReal, "needs the real GatewayConfig loader"))
-    func testConfigInvalid() throws {
-        let prefix = try TestPrefix()
-        try prefix.write("conf/config.yaml", "apisix:\n  node_listen: [ 9080\n")
-        let result = try runSluice(["-t", "-p", prefix.path])
-        #expect(result.code == 1)
+    @Test func testConfigInvalid() throws {
+        let sluice = try SluiceProcess(configYAML: "apisix:\n  node_listen: [ 9080\n")
+        let result = sluice.runCapturing(["-t"])
+        #expect(result.status == 1)
         #expect(result.stderr.contains("[emerg]"))
-        #expect(result.stderr.contains("configuration file \(prefix.path)/conf/config.yaml test failed"))
+        #expect(result.stderr.contains("configuration file \(sluice.path("conf/config.yaml")) test failed"))
+    }
+
+    /// `-t` with a bad value in config.yaml names the key and the value, exit 1.
+    @Test func testConfigBadValueNamesKey() throws {
+        let config = SluiceProcess.defaultConfigYAML().replacingOccurrences(
+            of: "worker_processes: 2", with: "worker_processes: many")
+        let sluice = try SluiceProcess(configYAML: config)
+        let result = sluice.runCapturing(["-t"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("nginx_config.worker_processes"), "\(result.stderr)")
+        #expect(result.stderr.contains("\"many\""), "\(result.stderr)")
+        #expect(result.stderr.contains("test failed"))
     }
 
     /// `-t -c` naming a missing file fails.
-    @Test(.enabled(if: SluiceBinary.loaderIsReal, "needs the real GatewayConfig loader"))
-    func testConfigMissingFile() throws {
-        let prefix = try TestPrefix()
-        let result = try runSluice(["-t", "-c", prefix.path + "/conf/nope.yaml"])
-        #expect(result.code == 1)
+    @Test func testConfigMissingFile() throws {
+        let sluice = try SluiceProcess()
+        let result = sluice.runCapturing(["-t", "-c", sluice.path("conf/nope.yaml")])
+        #expect(result.status == 1)
         #expect(result.stderr.contains("test failed"))
     }
 
     /// `-s` without a running master says which pid file is missing, exit 1.
     @Test func signalWithoutPidFile() throws {
-        let prefix = try TestPrefix()
-        let result = try runSluice(["-s", "quit", "-p", prefix.path])
-        #expect(result.code == 1)
-        #expect(result.stderr.contains("open() \"\(prefix.pidFile)\" failed (2: No such file or directory)"))
+        let sluice = try SluiceProcess()
+        let result = sluice.runCapturing(["-s", "quit"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("open() \"\(sluice.path("logs/sluice.pid"))\" failed (2: No such file or directory)"))
     }
 
     /// A pid file naming a dead process is reported as stale, exit 1.
     @Test func signalWithStalePid() throws {
-        let prefix = try TestPrefix()
-        // A pid that surely belongs to no process: a reaped child's.
-        let dead = try SpawnedSluice(["-v"])
-        _ = dead.exitCode()
-        try makeLogsDirectory(prefix)
-        try prefix.write("logs/sluice.pid", "\(dead.pid)\n")
-        let result = try runSluice(["-s", "stop", "-p", prefix.path])
-        #expect(result.code == 1)
+        let sluice = try SluiceProcess()
+        try sluice.writeFile("logs/sluice.pid", "\(try reapedPid())\n")
+        let result = sluice.runCapturing(["-s", "stop"])
+        #expect(result.status == 1)
         #expect(result.stderr.contains("stale pid file") || result.stderr.contains("not a sluice master"))
     }
 
     /// A pid file naming a live process that is not a sluice master gets no signal.
     @Test func signalWithForeignPid() throws {
-        let prefix = try TestPrefix()
-        try makeLogsDirectory(prefix)
-        try prefix.write("logs/sluice.pid", "\(getpid())\n")
-        let result = try runSluice(["-s", "reopen", "-p", prefix.path])
-        #expect(result.code == 1)
+        let sluice = try SluiceProcess()
+        try sluice.writeFile("logs/sluice.pid", "\(getpid())\n")
+        let result = sluice.runCapturing(["-s", "reopen"])
+        #expect(result.status == 1)
         #expect(result.stderr.contains("is not a sluice master"))
     }
 
     /// Garbage in the pid file is named.
     @Test func signalWithInvalidPid() throws {
-        let prefix = try TestPrefix()
-        try makeLogsDirectory(prefix)
-        try prefix.write("logs/sluice.pid", "twelve\n")
-        let result = try runSluice(["-s", "reload", "-p", prefix.path])
-        #expect(result.code == 1)
+        let sluice = try SluiceProcess()
+        try sluice.writeFile("logs/sluice.pid", "twelve\n")
+        let result = sluice.runCapturing(["-s", "reload"])
+        #expect(result.status == 1)
         #expect(result.stderr.contains("invalid PID number \"twelve\""))
     }
 
     /// `-s reload` with a broken config.yaml refuses before signalling anything.
-    @Test(.enabled(if: SluiceBinary.loaderIsReal, "needs the real GatewayConfig loader"))
-    func reloadRefusesInvalidConfig() throws {
-        let prefix = try TestPrefix()
-        try prefix.write("conf/config.yaml", "apisix:\n  node_listen: [ 9080\n")
-        let result = try runSluice(["-s", "reload", "-p", prefix.path])
-        #expect(result.code == 1)
+    @Test func reloadRefusesInvalidConfig() throws {
+        let sluice = try SluiceProcess(configYAML: "apisix:\n  node_listen: [ 9080\n")
+        let result = sluice.runCapturing(["-s", "reload"])
+        #expect(result.status == 1)
         #expect(result.stderr.contains("not reloading"))
-    }
-}
-
-/// `PREFIX/logs`, for tests that plant a pid file.
-func makeLogsDirectory(_ prefix: TestPrefix) throws {
-    if mkdir(prefix.path + "/logs", 0o755) != 0 && errno != EEXIST {
-        throw HarnessError("mkdir logs failed: \(errno)")
     }
 }

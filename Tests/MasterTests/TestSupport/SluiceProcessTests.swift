@@ -209,6 +209,18 @@ import Glibc
         #expect(ContinuousClock.now - start < .seconds(4))
     }
 
+    /// runCapturing() returns stdout and stderr apart, with the same arguments as run().
+    @Test func runCapturingSeparatesStreams() throws {
+        let fake = try FakeBinary("echo \"out: $*\"\necho \"err: $1\" >&2\nexit 5")
+        defer { fake.remove() }
+        let sluice = try SluiceProcess(binary: fake.path)
+        let result = sluice.runCapturing(["-t"])
+        #expect(result.status == 5)
+        #expect(result.stdout == "out: -t -p \(sluice.prefix)\n")
+        #expect(result.stderr == "err: -t\n")
+        #expect(sluice.runCapturing(["-v"], addPrefix: false).stdout == "out: -v\n")
+    }
+
     /// isListening sees a listening port and not a closed one.
     @Test func isListening() throws {
         let upstream = try TestUpstream()
