@@ -9,6 +9,8 @@ import Glibc
 /// callbacks recover it from their context pointer (no globals).
 package final class WorkerLoop {
     package let base: OpaquePointer
+    /// The master that forked this worker; a different parent means it is gone.
+    private let masterPid: pid_t
     package let context: WorkerContext
     package var config: GatewayConfig { context.config }
     package let logger: Logger
@@ -38,9 +40,18 @@ package final class WorkerLoop {
 
     package init(context: WorkerContext) {
         self.context = context
-        base = event_base_new()!
+        masterPid = getppid()
         let errorLogPath = context.config.errorLog.hasPrefix("/") ? context.config.errorLog : context.prefix + "/" + context.config.errorLog
         logger = Logger(path: errorLogPath, level: context.config.errorLogLevel)
+        // libevent prints its warnings to stderr: make stderr the error log, as nginx does, before
+        // the event base exists so its start-up errors land there too.
+        if logger.fd > 2 { dup2(logger.fd, 2) }
+        guard let base = event_base_new() else {
+            logger.log(.emerg, "event_base_new() failed, exiting")
+            // nginx's fatal code: the master backs off instead of respawning at once.
+            exit(2)
+        }
+        self.base = base
         if context.config.enableAccessLog {
             let path = context.config.accessLog.hasPrefix("/") ? context.config.accessLog : context.prefix + "/" + context.config.accessLog
             accessLog = AccessLog(path: path)
@@ -62,8 +73,6 @@ package final class WorkerLoop {
 
     /// Installs signal events and listeners, unblocks signals and runs until the worker exits.
     package func run() -> Never {
-        // libevent prints its warnings to stderr: make stderr the error log, as nginx does.
-        if logger.fd > 2 { dup2(logger.fd, 2) }
         for signo in [SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1] {
             let ev = event_new(base, signo, Int16(EV_SIGNAL | EV_PERSIST), workerSignalCallback, selfPointer)!
             event_add(ev, nil)
@@ -160,6 +169,7 @@ package final class WorkerLoop {
             exit(0)
         case SIGUSR1:
             logger.reopen()
+            if logger.fd > 2 { dup2(logger.fd, 2) }
             accessLog?.reopen()
         default:
             break
@@ -207,7 +217,7 @@ package final class WorkerLoop {
     }
 
     fileprivate func tick() {
-        if getppid() == 1 {
+        if getppid() != masterPid {
             logger.log(.alert, "master process is gone, exiting")
             exit(1)
         }
