@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Shared
+import Worker
 
 /// The `sluice` executable's entry: parses the command line and runs what it asks for, nginx's
 /// `main` in `nginx.c` (`-v`, `-t`, `-s`, or the master in the foreground).
@@ -53,7 +54,7 @@ enum ConfigCheck {
         if config.configProvider == .yaml {
             let standalone = prefix + "/conf/apisix.yaml"
             do {
-                let (_, errors) = try StandaloneConfig.load(path: standalone)
+                let (_, errors) = try StandaloneConfig.load(path: standalone, plugins: PluginRegistry.schema(named:))
                 for error in errors { Console.log(.error, error) }
                 if !errors.isEmpty {
                     Console.say("configuration file \(standalone) test failed")
@@ -96,7 +97,7 @@ enum SignalCommand {
             if config.configProvider == .yaml {
                 let standalone = prefix + "/conf/apisix.yaml"
                 do {
-                    _ = try StandaloneConfig.load(path: standalone)
+                    _ = try StandaloneConfig.load(path: standalone, plugins: PluginRegistry.schema(named:))
                 } catch {
                     Console.log(.emerg, "failed to load \(standalone): \(error.message)")
                     Console.say("configuration file \(standalone) test failed, not reloading")

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CLibevent
 import Shared
+import Worker
 
 /// What the master hands the control process at fork.
 struct ControlContext {
@@ -117,7 +118,7 @@ final class ControlProcess {
         guard let watcher else { return }
         watcher.noteCurrentFile()
         do {
-            let (snapshot, errors) = try StandaloneConfig.load(path: watcher.path)
+            let (snapshot, errors) = try StandaloneConfig.load(path: watcher.path, plugins: PluginRegistry.schema(named:))
             for error in errors { logger.error(error) }
             publisher.publish(snapshot, announceUnchanged: announce)
             logger.notice("config file \(watcher.path) reloaded.")

@@ -19,19 +19,18 @@ package enum StandaloneConfig {
     /// The returned snapshot has generation 0; the publisher numbers it.
     ///
     /// Item ids come from `id` (string, or integer printed without fraction), else
-    /// `arr_<1-based index>`. Routes are validated with no plugins known yet
-    /// (`unknown plugin [x]`). A route whose `upstream_id` names no upstream of the file is
+    /// `arr_<1-based index>`. Plugin configurations are validated against `plugins` (the
+    /// plugin registry's schemas; an unknown name gives `unknown plugin [x]`). A route whose `upstream_id` names no upstream of the file is
     /// kept (the data plane answers 502, as APISIX does) and reported as
     /// `failed to find upstream by id: <id>`. A non-empty unsupported resource list gives
     /// `<name> is not supported`; any other unknown top-level key gives
     /// `unknown resource type <name>, ignored`. Schema violations appear without the
     /// `invalid configuration: ` prefix, as APISIX logs them.
-    package static func load(path: String) throws(ConfigError) -> (snapshot: ConfigSnapshot, errors: [String]) {
-        try load(path: path, environment: ProcessInfo.processInfo.environment, plugins: { _ in nil })
+    package static func load(path: String, plugins: PluginSchemaLookup) throws(ConfigError) -> (snapshot: ConfigSnapshot, errors: [String]) {
+        try load(path: path, environment: ProcessInfo.processInfo.environment, plugins: plugins)
     }
 
-    /// `load(path:)` with the environment and plugin schemas given (tests, and the control
-    /// process once the plugin registry is passed down).
+    /// `load(path:plugins:)` with the environment given (tests).
     package static func load(path: String, environment: [String: String],
                              plugins: PluginSchemaLookup) throws(ConfigError) -> (snapshot: ConfigSnapshot, errors: [String]) {
         let raw = try YAMLSupport.readText(path)

@@ -38,7 +38,7 @@ private func load(_ yaml: String, environment: [String: String] = [:],
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = try directory.write("apisix.yaml", yaml)
-        #expect(throws: ConfigError("missing valid end flag in file \(path)")) { try StandaloneConfig.load(path: path) }
+        #expect(throws: ConfigError("missing valid end flag in file \(path)")) { try StandaloneConfig.load(path: path, plugins: { _ in nil }) }
     }
 
     /// `#END` may be followed by whitespace only.
