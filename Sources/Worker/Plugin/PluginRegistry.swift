@@ -3,18 +3,20 @@ package import Shared
 /// Every plugin Sluice has: the one line added per plugin. Checked when first used (duplicate
 /// names or priorities would make ordering ambiguous: a programming error).
 package enum PluginRegistry {
-    package static let all: [any Plugin.Type] = {
+    /// Computed (plugin metatypes are not Sendable): used when a snapshot is applied or a
+    /// configuration validated, never per request.
+    package static var all: [any Plugin.Type] {
         let types: [any Plugin.Type] = [
             OpenFunctionPlugin.self,
         ]
         precondition(Set(types.map { $0.name }).count == types.count, "duplicate plugin name")
         precondition(Set(types.map { $0.priority }).count == types.count, "duplicate plugin priority")
         return types
-    }()
+    }
 
-    private static let byName: [String: any Plugin.Type] = {
+    private static var byName: [String: any Plugin.Type] {
         Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
-    }()
+    }
 
     package static func type(named name: String) -> (any Plugin.Type)? { byName[name] }
 
@@ -30,8 +32,9 @@ package enum PluginRegistry {
     package static func chain(for plugins: [String: JSONValue]) -> (chain: [any Plugin], errors: [String]) {
         var built: [(priority: Int, plugin: any Plugin)] = []
         var errors: [String] = []
+        let types = byName
         for (name, conf) in plugins {
-            guard let type = byName[name] else {
+            guard let type = types[name] else {
                 errors.append("unknown plugin [\(name)]")
                 continue
             }
