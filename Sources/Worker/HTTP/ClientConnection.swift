@@ -261,14 +261,27 @@ package final class ClientConnection {
         switch result {
         case .incomplete:
             if input.freeSpace == 0 && input.capacity >= input.limit {
+                prepareHeadFailure()
                 respondError(431, close: true)
             }
         case .failure(let error):
             worker.logger.log(.info, "\(error.reason), client: \(peer.hostText)")
+            prepareHeadFailure()
             respondError(error.status, close: true)
         case .complete:
             dispatchRequest()
         }
+    }
+
+    /// Before answering a head the parser rejected: fresh request state, and `head` holding the
+    /// bytes the parser's ranges index into (the access log reads the request line and headers
+    /// through them; a stale `head` made them point out of bounds).
+    private func prepareHeadFailure() {
+        resetRequestState()
+        head.clear()
+        head.append(input.readable)
+        requestStartMs = monotonicMilliseconds()
+        isHead = false
     }
 
     private func resetRequestState() {
