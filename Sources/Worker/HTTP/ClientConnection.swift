@@ -592,6 +592,8 @@ package final class ClientConnection {
             appendBody(from: UnsafeRawBufferPointer(start: input.base + input.readIndex, count: retainedBody), to: conn, consumeInput: false)
         } else if !requestBodyDone {
             moveStreamedBody(to: conn)
+            // An invalid or too large body already answered the client and dropped `conn`.
+            guard phase == .proxying else { return }
         }
         conn.readEvent.add(timeout: entry.readTimeout)
         guard conn.flush() else {
