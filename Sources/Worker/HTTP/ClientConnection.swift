@@ -515,9 +515,14 @@ package final class ClientConnection {
             var probe = ChunkedDecoder()
             var offset = 0
             let bytes = input.readable
+            let maxBody = worker.config.clientMaxBodySize
+            var dataBytes: Int64 = 0
             retainedBody = 0
             while offset < bytes.count {
                 let (consumed, event) = probe.decode(bytes.slice(offset..<bytes.count))
+                // Too large: leave it to the streamed path, which enforces client_max_body_size.
+                if case .data(let range) = event { dataBytes += Int64(range.count) }
+                if maxBody > 0 && dataBytes > maxBody { break }
                 offset += consumed
                 if case .end = event { retainedBody = offset; break }
                 if case .error = event { break }
