@@ -794,6 +794,11 @@ package final class ClientConnection {
 
     private func respondUpstreamFailure(_ status: Int) {
         if let conn = upstreamConn { dropUpstream(conn) }
+        if retainedBody > 0 {
+            // The body kept for a retry is this request's, not the next request's bytes.
+            input.consume(retainedBody)
+            retainedBody = 0
+        }
         if !requestBodyDone { closeAfterResponse = true }
         respondError(status, upstreamStatusHeader: true)
     }
