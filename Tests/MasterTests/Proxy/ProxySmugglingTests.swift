@@ -114,6 +114,36 @@ import TestSupport
         #expect(try HTTPClient.request(port: sluice.proxyPort, path: "/fine").status == 200)
     }
 
+    /// A request whose upstream fails after the request (head and body) was sent: the 502 is
+    /// answered and the body is never parsed as a request of its own afterwards.
+    @Test(arguments: ["content-length", "chunked"])
+    func bodyNotReparsedAfterUpstreamFailure(_ framing: String) throws {
+        let upstream = try TestUpstream { request in
+            request.path == "/fail" ? TestResponse(action: .closeImmediately) : TestResponse.json(EchoedRequest(request).jsonText)
+        }
+        defer { upstream.stop() }
+        let sluice = try Proxy.start(to: upstream, upstreamExtra: "retries: 0")
+        defer { sluice.stop() }
+
+        let client = try HTTPClient(port: sluice.proxyPort)
+        defer { client.close() }
+        let body = Self.smuggled
+        if framing == "chunked" {
+            try client.send("POST /fail HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n")
+        } else {
+            try client.send("POST /fail HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
+        }
+        let r = try client.readResponse()
+        #expect(r.status == 502)
+        // Whatever the gateway does next (close, or wait for a real next request), the body's
+        // bytes must not come back as a second response nor reach the upstream as a request.
+        let rest = client.readRaw(timeout: 1)
+        #expect(rest.isEmpty, "unexpected bytes after the 502: \(String(decoding: rest, as: UTF8.self))")
+        #expect(!upstream.requests.contains { $0.target.contains("smuggled") })
+        #expect(!sluice.accessLog.contains("/smuggled"), "\(sluice.accessLog)")
+    }
+
     /// A request line longer than the limit is answered 414 and the connection closed.
     @Test func requestLineTooLong414() throws {
         let upstream = try TestUpstream()
