@@ -426,6 +426,14 @@ package final class ClientConnection {
         let target = bytes.slice(h.targetRange)
         if target.first == UInt8(ascii: "/") || target.first == UInt8(ascii: "*") {
             forwardHead.append(target)
+        } else if h.pathRange.lowerBound >= h.targetRange.upperBound {
+            // Absolute-form without a path (`http://host`, `http://host?q`): `pathRange` is the
+            // `/` of the version, after the target; send `/` and the query.
+            forwardHead.append("/")
+            if let query = h.queryRange {
+                forwardHead.append("?")
+                forwardHead.append(bytes.slice(query))
+            }
         } else {
             // Absolute-form: send origin-form.
             forwardHead.append(bytes.slice(h.pathRange.lowerBound..<h.targetRange.upperBound))
