@@ -43,6 +43,30 @@ import TestSupport
         #expect(e.version == "HTTP/1.1")
     }
 
+    /// An absolute-form request target is forwarded in origin form (path and raw query kept; `/`
+    /// when the URI has no path) and its authority is the Host.
+    @Test(arguments: [
+        ("http://abs.example/p/q?x=1", "/p/q?x=1"),
+        ("http://abs.example", "/"),
+        ("http://abs.example?x=1", "/?x=1"),
+        ("HTTP://abs.example:8080/z", "/z"),
+    ])
+    func absoluteFormTarget(_ target: String, _ forwarded: String) throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let sluice = try Proxy.start(to: upstream)
+        defer { sluice.stop() }
+
+        let client = try HTTPClient(port: sluice.proxyPort)
+        defer { client.close() }
+        try client.send("GET \(target) HTTP/1.1\r\nHost: ignored.example\r\n\r\n")
+        let r = try client.readResponse()
+        #expect(r.status == 200, "\(target)")
+        let e = try r.echoed()
+        #expect(e.target == forwarded, "\(target)")
+        #expect(e.header("host")?.hasPrefix("abs.example") == true, "\(target)")
+    }
+
     /// `pass_host`: `pass` (default) sends the client's Host verbatim, `node` the node's `host:port`,
     /// `rewrite` the `upstream_host`.
     @Test func hostPerPassHost() throws {
