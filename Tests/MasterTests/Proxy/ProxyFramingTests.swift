@@ -140,6 +140,76 @@ import TestSupport
         #expect(try client.readResponse().bodyText == "next")
     }
 
+    /// `Connection: close` on a pipelined request ends the connection after its response: the
+    /// requests behind it are neither answered nor forwarded.
+    @Test func pipelinedConnectionClose() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let sluice = try Proxy.start(to: upstream)
+        defer { sluice.stop() }
+
+        let client = try HTTPClient(port: sluice.proxyPort)
+        defer { client.close() }
+        try client.send("GET /one HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+        let r = try client.readResponse()
+        #expect(try r.echoed().target == "/one")
+        #expect(r.closesConnection)
+        #expect(client.isClosedByPeer(timeout: 3))
+        #expect(!upstream.requests.contains { $0.target == "/two" })
+    }
+
+    /// Malformed upstream response heads are answered 502; a response with both Content-Length and
+    /// Transfer-Encoding is framed by chunked and its connection not reused.
+    @Test func upstreamResponseFraming() throws {
+        let upstream = try TestUpstream { request in
+            switch request.path {
+            case "/bad-status": TestResponse(closeAfter: true, action: .raw(Array("HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n".utf8)))
+            case "/two-cl": TestResponse(closeAfter: true, action: .raw(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc".utf8)))
+            case "/bare-lf": TestResponse(closeAfter: true, action: .raw(Array("HTTP/1.1 200 OK\nContent-Length: 2\n\nab".utf8)))
+            case "/cl-te": TestResponse(action: .raw(Array("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".utf8)))
+            default: TestResponse.text("ok")
+            }
+        }
+        defer { upstream.stop() }
+        let sluice = try Proxy.start(to: upstream, upstreamExtra: "retries: 0")
+        defer { sluice.stop() }
+
+        let client = try HTTPClient(port: sluice.proxyPort)
+        defer { client.close() }
+        for path in ["/bad-status", "/two-cl", "/bare-lf"] {
+            try client.sendRequest(path: path)
+            let r = try client.readResponse()
+            #expect(r.status == 502, "\(path)")
+        }
+        #expect(sluice.errorLog.contains("while reading response header from upstream"))
+        try client.sendRequest(path: "/cl-te")
+        let r = try client.readResponse()
+        #expect(r.status == 200)
+        #expect(r.bodyText == "abc")
+        #expect(r.headerValues("Content-Length").isEmpty || r.header("Content-Length") == "3")
+        let before = upstream.acceptedConnections
+        try client.sendRequest(path: "/after")
+        #expect(try client.readResponse().bodyText == "ok")
+        #expect(upstream.acceptedConnections == before + 1)
+    }
+
+    /// `keepalive_pool.requests` bounds the requests per upstream connection.
+    @Test func keepalivePoolRequestsLimit() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let sluice = try Proxy.start(to: upstream, upstreamExtra: "keepalive_pool: {size: 4, idle_timeout: 60, requests: 2}")
+        defer { sluice.stop() }
+
+        let client = try HTTPClient(port: sluice.proxyPort)
+        defer { client.close() }
+        for i in 0..<6 {
+            try client.sendRequest(path: "/k\(i)")
+            #expect(try client.readResponse().status == 200)
+        }
+        #expect(upstream.acceptedConnections == 3)
+        #expect(upstream.requests.map(\.indexOnConnection) == [0, 1, 0, 1, 0, 1])
+    }
+
     /// A slow client (not reading for a while) still receives a large response completely and
     /// intact (functional check of back-pressure; no timing asserted).
     @Test func slowClientGetsWholeResponse() throws {
