@@ -795,6 +795,18 @@ package final class ClientConnection {
         respondUpstreamFailure(status)
     }
 
+    /// An error or timeout after the request was sent, before any response byte (nginx's
+    /// `proxy_next_upstream error timeout`): the next peer for an idempotent method; a
+    /// non-idempotent request (POST, PATCH, unknown methods) is not sent twice.
+    private func nextPeerAfterSentOrFail(_ status: Int) {
+        switch parser.head.method {
+        case .post, .patch, .other, .connect:
+            failBeforeResponse(status)
+        default:
+            nextPeerOrFail(status)
+        }
+    }
+
     private func failBeforeResponse(_ status: Int) {
         upstreamStatuses.append(status)
         respondUpstreamFailure(status)
@@ -822,7 +834,7 @@ package final class ClientConnection {
             if !responseHeadDone {
                 logUpstreamError("upstream timed out (110: Connection timed out) while reading response header from upstream", peerIndex: conn.peerIndex)
                 dropUpstream(conn)
-                failBeforeResponse(504)
+                nextPeerAfterSentOrFail(504)
             } else {
                 logUpstreamError("upstream timed out (110: Connection timed out) while reading upstream", peerIndex: conn.peerIndex)
                 close()
@@ -857,7 +869,7 @@ package final class ClientConnection {
             let what = n == 0 ? "upstream prematurely closed connection" : "recv() failed (\(err): \(errnoString(err)))"
             logUpstreamError("\(what) while reading response header from upstream", peerIndex: conn.peerIndex)
             dropUpstream(conn)
-            failBeforeResponse(502)
+            nextPeerAfterSentOrFail(502)
             return
         }
         if case .untilClose = responseFraming {
