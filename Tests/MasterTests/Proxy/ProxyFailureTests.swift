@@ -84,6 +84,38 @@ import TestSupport
         #expect(statuses.allSatisfy { $0 == 502 || $0 == 200 }, "\(statuses)")
     }
 
+    /// nginx's `proxy_next_upstream error timeout`: a node that times out reading the response
+    /// header, or closes before answering, is followed by a try on the next node for an idempotent
+    /// request; the client gets the second node's 200.
+    @Test(arguments: ["hang", "close"])
+    func retriesAfterTimeoutOrClose(_ failure: String) throws {
+        let bad = try TestUpstream { _ in TestResponse(action: failure == "hang" ? .hang : .closeImmediately) }
+        let good = try TestUpstream { _ in TestResponse.text("good") }
+        defer { bad.stop(); good.stop() }
+        let sluice = try SluiceProcess(configYAML: Proxy.config(), apisixYAML: Proxy.apisix(
+            Proxy.route(id: "r", uri: "/*", nodes: [bad.address, good.address], upstreamExtra: "timeout: {connect: 1, send: 1, read: 1}")
+        ), workers: 1)
+        try sluice.start()
+        defer { sluice.stop() }
+
+        // Round robin: within two requests one goes to the bad node first.
+        for i in 0..<2 {
+            let r = try HTTPClient.request(port: sluice.proxyPort, path: "/t\(i)", timeout: 10)
+            #expect(r.status == 200, "request \(i): \(r.status)")
+            #expect(r.bodyText == "good")
+        }
+        #expect(bad.requestCount >= 1)
+
+        // A POST is not sent a second time once a node has received it.
+        let before = bad.requestCount + good.requestCount
+        var statuses: [Int] = []
+        for i in 0..<2 {
+            statuses.append(try HTTPClient.request(port: sluice.proxyPort, method: "POST", path: "/p\(i)", body: "once", timeout: 10).status)
+        }
+        #expect(statuses.sorted() == [200, failure == "hang" ? 504 : 502], "\(statuses)")
+        #expect(bad.requestCount + good.requestCount == before + 2)
+    }
+
     /// All nodes refuse: 502 with the whole chain in `X-APISIX-Upstream-Status`.
     @Test func allNodesRefuse() throws {
         let a = try Proxy.closedPort(), b = try Proxy.closedPort()
