@@ -78,4 +78,49 @@ import TestSupport
         #expect(try served("/blog/foo/a/../bar") == "exact")
         #expect(try served("//blog//foo/%62ar") == "exact")
     }
+    /// Wildcard hosts: `*.foo.test` matches subdomains (any case, any port) but not `foo.test`
+    /// itself; an exact host route beats the wildcard.
+    @Test func wildcardHosts() throws {
+        let wild = try TestUpstream { _ in TestResponse.text("wild") }
+        let exact = try TestUpstream { _ in TestResponse.text("exact") }
+        let fallback = try TestUpstream { _ in TestResponse.text("fallback") }
+        defer { wild.stop(); exact.stop(); fallback.stop() }
+        let sluice = try SluiceProcess(configYAML: Proxy.config(), apisixYAML: Proxy.apisix(
+            Proxy.route(id: "w", uri: "/*", nodes: [wild.address], routeExtra: "hosts: [\"*.foo.test\"]"),
+            Proxy.route(id: "e", uri: "/*", nodes: [exact.address], routeExtra: "host: api.foo.test"),
+            Proxy.route(id: "f", uri: "/*", nodes: [fallback.address])
+        ), workers: 1)
+        try sluice.start()
+        defer { sluice.stop() }
+
+        func served(_ host: String) throws -> String {
+            try HTTPClient.request(port: sluice.proxyPort, path: "/x", headers: [("Host", host)]).bodyText
+        }
+        #expect(try served("a.foo.test") == "wild")
+        #expect(try served("A.B.FOO.test:81") == "wild")
+        #expect(try served("api.foo.test") == "exact")
+        #expect(try served("foo.test") == "fallback")
+    }
+
+    /// A route's `upstream_id` resolves against the `upstreams` list; a missing one answers 502.
+    @Test func upstreamById() throws {
+        let upstream = try TestUpstream { _ in TestResponse.text("by-id") }
+        defer { upstream.stop() }
+        let sluice = try SluiceProcess(configYAML: Proxy.config(), apisixYAML: """
+            upstreams:
+              - {id: "u1", nodes: {"\(upstream.address)": 1}, type: roundrobin}
+            routes:
+              - {id: "1", uri: "/ok", upstream_id: "u1"}
+              - {id: "2", uri: "/missing", upstream_id: "nope"}
+            #END
+
+            """, workers: 1)
+        try sluice.start()
+        defer { sluice.stop() }
+
+        #expect(try HTTPClient.request(port: sluice.proxyPort, path: "/ok").bodyText == "by-id")
+        let missing = try HTTPClient.request(port: sluice.proxyPort, path: "/missing")
+        #expect(missing.status == 502, "\(missing.status)")
+        #expect(Proxy.waitForLog(sluice.errorLog, contains: "failed to find upstream by id: nope"))
+    }
 }
