@@ -11,6 +11,7 @@ import TestSupport
             Proxy.route(id: "dead", uri: "/*", nodes: ["127.0.0.1:\(port)"])), workers: 1)
         try sluice.start()
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/dead?q=1")
         #expect(r.status == 502)
@@ -31,6 +32,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream, upstreamExtra: "timeout: {connect: 1, send: 1, read: 1}")
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/slow", timeout: 10)
         #expect(r.status == 504)
@@ -51,6 +53,7 @@ import TestSupport
                         routeExtra: "timeout: {connect: 1, send: 1, read: 1}")), workers: 1)
         try sluice.start()
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/slow", timeout: 10)
         #expect(r.status == 504)
@@ -69,6 +72,7 @@ import TestSupport
         ), workers: 1)
         try sluice.start()
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         // Round robin alternates: among 4 requests at least 2 pick the dead node first.
         for _ in 0..<4 {
@@ -97,6 +101,7 @@ import TestSupport
         ), workers: 1)
         try sluice.start()
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         // Round robin: within two requests one goes to the bad node first.
         for i in 0..<2 {
@@ -123,6 +128,7 @@ import TestSupport
             Proxy.route(id: "r", uri: "/*", nodes: ["127.0.0.1:\(a)", "127.0.0.1:\(b)"])), workers: 1)
         try sluice.start()
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/x")
         #expect(r.status == 502)
@@ -143,6 +149,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream, upstreamExtra: "retries: 0")
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -167,6 +174,7 @@ import TestSupport
             Proxy.route(id: "r", uri: "/*", nodes: [upstream.address])), workers: 1)
         try sluice.start()
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/e")
         #expect(r.status == 503)
@@ -184,6 +192,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }

@@ -13,6 +13,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -32,6 +33,7 @@ import TestSupport
             Proxy.route(id: "a", uri: "/a/*", nodes: [upstream.address])), workers: 1)
         try sluice.start()
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -56,6 +58,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -77,6 +80,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -100,6 +104,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -128,6 +133,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -147,6 +153,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -173,6 +180,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream, upstreamExtra: "retries: 0")
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -199,6 +207,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream, upstreamExtra: "keepalive_pool: {size: 4, idle_timeout: 60, requests: 2}")
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -218,6 +227,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort, timeout: 20)
         defer { client.close() }

@@ -13,6 +13,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/a")
         #expect(r.status == 201)
@@ -33,6 +34,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let target = "/a/%7Euser/b%2Fc?x=1&y=%20z&x=2&empty=&=odd"
         let r = try HTTPClient.request(port: sluice.proxyPort, method: "DELETE", path: target)
@@ -56,6 +58,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -80,6 +83,7 @@ import TestSupport
         ), workers: 1)
         try sluice.start()
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let pass = try HTTPClient.request(port: sluice.proxyPort, path: "/pass", headers: [("Host", "Client.Example:1234")]).echoed()
         #expect(pass.headerValues("host") == ["Client.Example:1234"])
@@ -96,12 +100,15 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let e = try HTTPClient.request(port: sluice.proxyPort, path: "/f", headers: [
             ("Host", "api.example:8080"),
             ("X-Forwarded-For", "203.0.113.7, 198.51.100.2"),
             ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "evil"), ("X-Forwarded-Port", "1"),
+            ("Forwarded", "for=192.0.2.1;proto=https"),
         ]).echoed()
+        #expect((e.header("forwarded") ?? "").isEmpty)  // blanked (APISIX 3.18)
         #expect(e.headerValues("x-real-ip") == ["127.0.0.1"])
         #expect(e.headerValues("x-forwarded-for") == ["203.0.113.7, 198.51.100.2, 127.0.0.1"])
         #expect(e.headerValues("x-forwarded-proto") == ["http"])
@@ -122,6 +129,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let e = try HTTPClient.request(port: sluice.proxyPort, path: "/rip", headers: [("X-Real-IP", "198.51.100.9")]).echoed()
         withKnownIssue("realip (X-Real-IP from 127.0.0.1) is not implemented") {
@@ -137,6 +145,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -169,6 +178,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -198,6 +208,7 @@ import TestSupport
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
         defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         for (path, expected) in [("/plain", "plain"), ("/chunked", "from-chunked")] {
             let client = try HTTPClient(port: sluice.proxyPort)

@@ -59,3 +59,8 @@ enum Proxy {
         TestSupport.waitUntil(timeout: timeout) { log().contains(text) }
     }
 }
+
+extension SluiceProcess {
+    /// Whether error.log reports a worker that died (a crash in the data plane).
+    var workerCrashed: Bool { errorLog.contains("exited on signal") }
+}
