@@ -68,6 +68,7 @@ import TestSupport
                 : TestResponse.text("second")
         }
         defer { upstream.stop() }
+        defer { #expect(!upstream.requests.contains { $0.path == "/second" && $0.method == "POST" && $0.bodyText != "body" }) }
         let sluice = try Proxy.start(to: upstream, workers: 1)
         defer { sluice.stop() }
 
@@ -79,6 +80,12 @@ import TestSupport
             let b = try client.readResponse()
             #expect(a.status == 200 && a.bodyText == "first", "round \(round)")
             #expect(b.status == 200 && b.bodyText == "second", "round \(round): \(b.status) \(b.bodyText)")
+            // A pipelined POST with a body behind the silent close: retried on a new connection too.
+            try client.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\nPOST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody")
+            let a2 = try client.readResponse()
+            let b2 = try client.readResponse()
+            #expect(a2.bodyText == "first", "round \(round)")
+            #expect(b2.status == 200 && b2.bodyText == "second", "round \(round): \(b2.status)")
             // And a sequential request after a pause, when the pool has seen the close.
             try client.sendRequest(path: "/third")
             let c = try client.readResponse()
