@@ -613,7 +613,13 @@ package final class ClientConnection {
             upstreamWriteFailed(conn)
             return
         }
-        if !conn.output.isEmpty { conn.writeEvent.add(timeout: entry.sendTimeout) }
+        if !conn.output.isEmpty {
+            conn.writeEvent.add(timeout: entry.sendTimeout)
+        } else if !requestBodyDone {
+            // All written at once: nothing will call upstreamWritable, so go on with the body
+            // here (the client's reading may be paused for a full input buffer).
+            pumpRequestBody()
+        }
     }
 
     /// Copies body bytes (re-framed) into the upstream's output. For a retained body the input is
