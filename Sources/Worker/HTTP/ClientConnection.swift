@@ -261,14 +261,27 @@ package final class ClientConnection {
         switch result {
         case .incomplete:
             if input.freeSpace == 0 && input.capacity >= input.limit {
+                prepareHeadFailure()
                 respondError(431, close: true)
             }
         case .failure(let error):
             worker.logger.log(.info, "\(error.reason), client: \(peer.hostText)")
+            prepareHeadFailure()
             respondError(error.status, close: true)
         case .complete:
             dispatchRequest()
         }
+    }
+
+    /// Before answering a head the parser rejected: fresh request state, and `head` holding the
+    /// bytes the parser's ranges index into (the access log reads the request line and headers
+    /// through them; a stale `head` made them point out of bounds).
+    private func prepareHeadFailure() {
+        resetRequestState()
+        head.clear()
+        head.append(input.readable)
+        requestStartMs = monotonicMilliseconds()
+        isHead = false
     }
 
     private func resetRequestState() {
@@ -413,6 +426,14 @@ package final class ClientConnection {
         let target = bytes.slice(h.targetRange)
         if target.first == UInt8(ascii: "/") || target.first == UInt8(ascii: "*") {
             forwardHead.append(target)
+        } else if h.pathRange.lowerBound >= h.targetRange.upperBound {
+            // Absolute-form without a path (`http://host`, `http://host?q`): `pathRange` is the
+            // `/` of the version, after the target; send `/` and the query.
+            forwardHead.append("/")
+            if let query = h.queryRange {
+                forwardHead.append("?")
+                forwardHead.append(bytes.slice(query))
+            }
         } else {
             // Absolute-form: send origin-form.
             forwardHead.append(bytes.slice(h.pathRange.lowerBound..<h.targetRange.upperBound))
@@ -502,9 +523,14 @@ package final class ClientConnection {
             var probe = ChunkedDecoder()
             var offset = 0
             let bytes = input.readable
+            let maxBody = worker.config.clientMaxBodySize
+            var dataBytes: Int64 = 0
             retainedBody = 0
             while offset < bytes.count {
                 let (consumed, event) = probe.decode(bytes.slice(offset..<bytes.count))
+                // Too large: leave it to the streamed path, which enforces client_max_body_size.
+                if case .data(let range) = event { dataBytes += Int64(range.count) }
+                if maxBody > 0 && dataBytes > maxBody { break }
                 offset += consumed
                 if case .end = event { retainedBody = offset; break }
                 if case .error = event { break }
@@ -579,13 +605,21 @@ package final class ClientConnection {
             appendBody(from: UnsafeRawBufferPointer(start: input.base + input.readIndex, count: retainedBody), to: conn, consumeInput: false)
         } else if !requestBodyDone {
             moveStreamedBody(to: conn)
+            // An invalid or too large body already answered the client and dropped `conn`.
+            guard phase == .proxying else { return }
         }
         conn.readEvent.add(timeout: entry.readTimeout)
         guard conn.flush() else {
             upstreamWriteFailed(conn)
             return
         }
-        if !conn.output.isEmpty { conn.writeEvent.add(timeout: entry.sendTimeout) }
+        if !conn.output.isEmpty {
+            conn.writeEvent.add(timeout: entry.sendTimeout)
+        } else if !requestBodyDone {
+            // All written at once: nothing will call upstreamWritable, so go on with the body
+            // here (the client's reading may be paused for a full input buffer).
+            pumpRequestBody()
+        }
     }
 
     /// Copies body bytes (re-framed) into the upstream's output. For a retained body the input is
@@ -767,6 +801,18 @@ package final class ClientConnection {
         respondUpstreamFailure(status)
     }
 
+    /// An error or timeout after the request was sent, before any response byte (nginx's
+    /// `proxy_next_upstream error timeout`): the next peer for an idempotent method; a
+    /// non-idempotent request (POST, PATCH, unknown methods) is not sent twice.
+    private func nextPeerAfterSentOrFail(_ status: Int) {
+        switch parser.head.method {
+        case .post, .patch, .other, .connect:
+            failBeforeResponse(status)
+        default:
+            nextPeerOrFail(status)
+        }
+    }
+
     private func failBeforeResponse(_ status: Int) {
         upstreamStatuses.append(status)
         respondUpstreamFailure(status)
@@ -774,6 +820,11 @@ package final class ClientConnection {
 
     private func respondUpstreamFailure(_ status: Int) {
         if let conn = upstreamConn { dropUpstream(conn) }
+        if retainedBody > 0 {
+            // The body kept for a retry is this request's, not the next request's bytes.
+            input.consume(retainedBody)
+            retainedBody = 0
+        }
         if !requestBodyDone { closeAfterResponse = true }
         respondError(status, upstreamStatusHeader: true)
     }
@@ -789,7 +840,7 @@ package final class ClientConnection {
             if !responseHeadDone {
                 logUpstreamError("upstream timed out (110: Connection timed out) while reading response header from upstream", peerIndex: conn.peerIndex)
                 dropUpstream(conn)
-                failBeforeResponse(504)
+                nextPeerAfterSentOrFail(504)
             } else {
                 logUpstreamError("upstream timed out (110: Connection timed out) while reading upstream", peerIndex: conn.peerIndex)
                 close()
@@ -824,7 +875,7 @@ package final class ClientConnection {
             let what = n == 0 ? "upstream prematurely closed connection" : "recv() failed (\(err): \(errnoString(err)))"
             logUpstreamError("\(what) while reading response header from upstream", peerIndex: conn.peerIndex)
             dropUpstream(conn)
-            failBeforeResponse(502)
+            nextPeerAfterSentOrFail(502)
             return
         }
         if case .untilClose = responseFraming {
