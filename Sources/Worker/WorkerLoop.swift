@@ -19,6 +19,10 @@ package final class WorkerLoop {
     package var clock = CachedClock()
     /// `Server:` header line, built once.
     package let serverHeader: [UInt8]
+    /// Host names of nodes and functions, resolved without blocking.
+    package lazy var resolver = Resolver(base: base)
+    /// TLS to `https` upstreams and functions; made on first use, after fork.
+    package lazy var tlsContext: TLSClientContext? = TLSClientContext()
 
     private struct Listener {
         let fd: Int32

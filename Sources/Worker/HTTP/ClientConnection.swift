@@ -81,6 +81,18 @@ package final class ClientConnection {
     var upstreamPeers: [Int] = []
     /// Move to the next request once `output` is flushed.
     var finishAfterFlush = false
+    // function calls (serverless plugins)
+    /// The function this request calls, when a plugin ended it with a call.
+    var function: FunctionTarget?
+    /// The route's `:ext` capture, as a range of `path`.
+    var functionExt: Range<Int>?
+    /// A chunked body collected before the call (it must be sent with a Content-Length).
+    var spooling = false
+    lazy var spool = BodySpool()
+    /// Bytes of `spool` copied to the upstream so far.
+    var spoolSent: Int64 = 0
+    /// Grows with every request, so a DNS answer arriving late finds out it is stale.
+    var requestSerial: UInt64 = 0
 
     static let outputHighWater = 64 * 1024
 
@@ -309,6 +321,12 @@ package final class ClientConnection {
         upstreamHeaderMs = -1
         finishAfterFlush = false
         connectionTokens.removeAll(keepingCapacity: true)
+        function = nil
+        functionExt = nil
+        if spooling { spool.reset() }
+        spooling = false
+        spoolSent = 0
+        requestSerial &+= 1
     }
 
     private func dispatchRequest() {
@@ -356,6 +374,23 @@ package final class ClientConnection {
         }
         routeIndex = match.routeIndex
         let entry = runtime.routes[match.routeIndex]
+        for plugin in entry.plugins {
+            switch plugin.access() {
+            case .next:
+                continue
+            case .respond(let status, let body, let errorLog):
+                if let errorLog { worker.logger.log(.error, errorLog) }
+                if let body {
+                    respond(status: status, contentType: "text/plain; charset=utf-8", body: body)
+                } else {
+                    respondError(status)
+                }
+                return
+            case .callFunction(let target):
+                startFunctionCall(target, ext: match.ext)
+                return
+            }
+        }
         guard let upstream = entry.upstream else {
             if let missing = entry.missingUpstreamId {
                 worker.logger.log(.error, "failed to find upstream by id: \(missing)")
@@ -410,7 +445,7 @@ package final class ClientConnection {
 
     /// Whether a header is hop-by-hop because the client's `Connection` names it.
     @inline(__always)
-    private func namedInConnection(_ name: UnsafeRawBufferPointer, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    func isNamedInConnection(_ name: UnsafeRawBufferPointer, _ bytes: UnsafeRawBufferPointer) -> Bool {
         for token in connectionTokens where Bytes.equalsIgnoringCase(name, bytes.slice(token)) { return true }
         return false
     }
@@ -469,7 +504,7 @@ package final class ClientConnection {
                 continue
             default:
                 let name = bytes.slice(field.nameRange)
-                if !connectionTokens.isEmpty && namedInConnection(name, bytes) { continue }
+                if !connectionTokens.isEmpty && isNamedInConnection(name, bytes) { continue }
                 forwardHead.append(name)
                 forwardHead.append(": ")
                 forwardHead.append(bytes.slice(field.valueRange))
@@ -513,7 +548,7 @@ package final class ClientConnection {
     var hostHeaderEnd = -1
 
     /// Keeps a body that is already wholly in `input` until the upstream answers.
-    private func decideBodyRetention() {
+    func decideBodyRetention() {
         switch requestBody {
         case .none:
             retainedBody = 0
@@ -541,7 +576,7 @@ package final class ClientConnection {
 
     // MARK: - Upstream connection
 
-    private func connectUpstream() {
+    func connectUpstream() {
         guard let upstream, let runtime = config else { return }
         let entry = runtime.routes[routeIndex]
         guard let peerIndex = upstream.balancer.pick(excluding: tried) else {
@@ -556,23 +591,86 @@ package final class ClientConnection {
             startSending(conn, entry: entry)
             return
         }
-        let peerInfo = upstream.peers[peerIndex]
-        guard let address = peerInfo.address else {
-            worker.logger.log(.error, "\(String(decoding: peerInfo.name, as: UTF8.self)) could not be resolved (3: Host not found) while connecting to upstream, client: \(peer.hostText)")
-            nextPeerOrFail(502)
+        if let address = upstream.peers[peerIndex].address {
+            connect(to: address, peerIndex: peerIndex, upstream: upstream, entry: entry)
             return
         }
+        // A host name: resolved by the worker's resolver (cached), never blocking the loop.
+        let node = upstream.config.nodes[peerIndex]
+        let serial = requestSerial
+        worker.resolver.resolve(node.host) { [self] answer in
+            guard requestSerial == serial, phase == .proxying, self.upstream === upstream else { return }
+            switch answer {
+            case .address(let address):
+                connect(to: address.with(port: node.port), peerIndex: peerIndex, upstream: upstream, entry: entry)
+            case .failure(let reason):
+                logUpstreamError("\(node.host) could not be resolved (\(reason)) while connecting to upstream",
+                                 peerIndex: peerIndex, reason: "failed to resolve \(node.host): \(reason)")
+                nextPeerOrFail(502)
+            }
+        }
+    }
+
+    private func connect(to address: SocketAddress, peerIndex: Int, upstream: UpstreamRuntime, entry: RuntimeConfig.RouteEntry) {
         switch Socket.connect(to: address) {
         case .connected(let fd):
             let conn = attachUpstream(fd: fd, peerIndex: peerIndex, upstream: upstream)
-            conn.state = .active
-            startSending(conn, entry: entry)
+            conn.address = address
+            connected(conn, entry: entry)
         case .inProgress(let fd):
             let conn = attachUpstream(fd: fd, peerIndex: peerIndex, upstream: upstream)
+            conn.address = address
             conn.state = .connecting
             conn.writeEvent.add(timeout: entry.connectTimeout)
         case .failed(let err):
-            logUpstreamError("connect() to \(address.description) failed (\(err): \(errnoString(err))) while connecting to upstream", peerIndex: peerIndex)
+            logUpstreamError("connect() to \(address.description) failed (\(err): \(errnoString(err))) while connecting to upstream",
+                             peerIndex: peerIndex, reason: errnoString(err).lowercased())
+            nextPeerOrFail(502)
+        }
+    }
+
+    /// The TCP connection is up: TLS first for `https`, then the request.
+    private func connected(_ conn: UpstreamConnection, entry: RuntimeConfig.RouteEntry) {
+        conn.writeEvent.delete()
+        guard let upstream, upstream.config.scheme == "https" else {
+            conn.state = .active
+            startSending(conn, entry: entry)
+            return
+        }
+        let host = upstream.config.nodes[conn.peerIndex].host
+        guard let context = worker.tlsContext,
+              let session = TLSSession(context: context, fd: conn.fd, serverName: host, verify: function?.sslVerify ?? false) else {
+            logUpstreamError("SSL_new() failed while SSL handshaking to upstream", peerIndex: conn.peerIndex, reason: "failed to create an SSL session")
+            dropUpstream(conn)
+            failBeforeResponse(502)
+            return
+        }
+        conn.tls = session
+        conn.state = .handshaking
+        continueHandshake(conn, timedOut: false)
+    }
+
+    private func continueHandshake(_ conn: UpstreamConnection, timedOut: Bool) {
+        let entry = config!.routes[routeIndex]
+        if timedOut {
+            logUpstreamError("upstream timed out (110: Connection timed out) while SSL handshaking to upstream", peerIndex: conn.peerIndex, reason: "timeout")
+            dropUpstream(conn)
+            nextPeerOrFail(504)
+            return
+        }
+        switch conn.tls!.handshake() {
+        case .done:
+            conn.state = .active
+            conn.writeEvent.delete()
+            startSending(conn, entry: entry)
+        case .wantRead:
+            conn.writeEvent.delete()
+            conn.readEvent.add(timeout: entry.connectTimeout)
+        case .wantWrite:
+            conn.writeEvent.add(timeout: entry.connectTimeout)
+        case .failed(let reason):
+            logUpstreamError("SSL_do_handshake() failed (\(reason)) while SSL handshaking to upstream", peerIndex: conn.peerIndex, reason: reason)
+            dropUpstream(conn)
             nextPeerOrFail(502)
         }
     }
@@ -601,7 +699,10 @@ package final class ClientConnection {
             conn.output.append(forwardHead.readable)
         }
         conn.requests += 1
-        if retainedBody > 0 {
+        if spooling {
+            spoolSent = 0
+            fillFromSpool(conn)
+        } else if retainedBody > 0 {
             appendBody(from: UnsafeRawBufferPointer(start: input.base + input.readIndex, count: retainedBody), to: conn, consumeInput: false)
         } else if !requestBodyDone {
             moveStreamedBody(to: conn)
@@ -702,6 +803,10 @@ package final class ClientConnection {
 
     /// More body bytes arrived from the client, or the upstream drained its output.
     private func pumpRequestBody() {
+        if spooling {
+            spoolRequestBody()
+            return
+        }
         guard let conn = upstreamConn, conn.state == .active else {
             // Still connecting: bytes wait in `input`.
             pauseClientReadIfFull()
@@ -728,28 +833,30 @@ package final class ClientConnection {
     func upstreamWritable(_ conn: UpstreamConnection, timedOut: Bool) {
         guard let runtime = config else { return }
         let entry = runtime.routes[routeIndex]
+        if conn.state == .handshaking {
+            continueHandshake(conn, timedOut: timedOut)
+            return
+        }
         if conn.state == .connecting {
-            let address = upstream!.peers[conn.peerIndex].address!.description
+            let address = conn.address.description
             if timedOut {
-                logUpstreamError("upstream timed out (110: Connection timed out) while connecting to upstream", peerIndex: conn.peerIndex)
+                logUpstreamError("upstream timed out (110: Connection timed out) while connecting to upstream", peerIndex: conn.peerIndex, reason: "timeout")
                 dropUpstream(conn)
                 nextPeerOrFail(504)
                 return
             }
             let err = Socket.pendingError(conn.fd)
             if err != 0 {
-                logUpstreamError("connect() to \(address) failed (\(err): \(errnoString(err))) while connecting to upstream", peerIndex: conn.peerIndex)
+                logUpstreamError("connect() to \(address) failed (\(err): \(errnoString(err))) while connecting to upstream", peerIndex: conn.peerIndex, reason: errnoString(err).lowercased())
                 dropUpstream(conn)
                 nextPeerOrFail(502)
                 return
             }
-            conn.state = .active
-            conn.writeEvent.delete()
-            startSending(conn, entry: entry)
+            connected(conn, entry: entry)
             return
         }
         if timedOut {
-            logUpstreamError("upstream timed out (110: Connection timed out) while sending request to upstream", peerIndex: conn.peerIndex)
+            logUpstreamError("upstream timed out (110: Connection timed out) while sending request to upstream", peerIndex: conn.peerIndex, reason: "timeout")
             dropUpstream(conn)
             failBeforeResponse(504)
             return
@@ -760,7 +867,14 @@ package final class ClientConnection {
         }
         if conn.output.isEmpty {
             conn.writeEvent.delete()
-            if !requestBodyDone {
+            if spooling && spoolSent < spool.count {
+                fillFromSpool(conn)
+                guard conn.flush() else {
+                    upstreamWriteFailed(conn)
+                    return
+                }
+                if !conn.output.isEmpty { conn.writeEvent.add(timeout: entry.sendTimeout) }
+            } else if !requestBodyDone {
                 pumpRequestBody()
             }
         }
@@ -782,7 +896,7 @@ package final class ClientConnection {
         nextPeerOrFail(502)
     }
 
-    private var canRetryBody: Bool { requestBody == .none || retainedBody > 0 }
+    private var canRetryBody: Bool { requestBody == .none || retainedBody > 0 || (spooling && requestBodyDone) }
 
     private func dropUpstream(_ conn: UpstreamConnection) {
         if upstreamConn === conn { upstreamConn = nil }
@@ -820,6 +934,12 @@ package final class ClientConnection {
 
     private func respondUpstreamFailure(_ status: Int) {
         if let conn = upstreamConn { dropUpstream(conn) }
+        if function != nil {
+            // A function that cannot be called is 503 (generic-upstream.lua), with no upstream status.
+            if !requestBodyDone { closeAfterResponse = true }
+            respondError(503)
+            return
+        }
         if retainedBody > 0 {
             // The body kept for a retry is this request's, not the next request's bytes.
             input.consume(retainedBody)
@@ -832,22 +952,26 @@ package final class ClientConnection {
     // MARK: - Upstream response
 
     func upstreamReadable(_ conn: UpstreamConnection, timedOut: Bool) {
+        if conn.state == .handshaking {
+            continueHandshake(conn, timedOut: timedOut)
+            return
+        }
         if conn.state == .connecting {
             // A connect that failed makes the socket readable too; the write side reports it.
             return
         }
         if timedOut {
             if !responseHeadDone {
-                logUpstreamError("upstream timed out (110: Connection timed out) while reading response header from upstream", peerIndex: conn.peerIndex)
+                logUpstreamError("upstream timed out (110: Connection timed out) while reading response header from upstream", peerIndex: conn.peerIndex, reason: "timeout")
                 dropUpstream(conn)
                 nextPeerAfterSentOrFail(504)
             } else {
-                logUpstreamError("upstream timed out (110: Connection timed out) while reading upstream", peerIndex: conn.peerIndex)
+                logUpstreamError("upstream timed out (110: Connection timed out) while reading upstream", peerIndex: conn.peerIndex, reason: "timeout")
                 close()
             }
             return
         }
-        let n = conn.input.read(from: conn.fd)
+        let n = conn.readInput()
         if n > 0 {
             if !responseHeadDone { parseResponseHead(conn) } else { forwardResponseBody(conn) }
             return
@@ -873,7 +997,7 @@ package final class ClientConnection {
                 return
             }
             let what = n == 0 ? "upstream prematurely closed connection" : "recv() failed (\(err): \(errnoString(err)))"
-            logUpstreamError("\(what) while reading response header from upstream", peerIndex: conn.peerIndex)
+            logUpstreamError("\(what) while reading response header from upstream", peerIndex: conn.peerIndex, reason: n == 0 ? "closed" : errnoString(err).lowercased())
             dropUpstream(conn)
             nextPeerAfterSentOrFail(502)
             return
@@ -983,7 +1107,11 @@ package final class ClientConnection {
             output.append(worker.clock.httpDate)
             output.append("\r\n")
         }
-        if rh.status >= 500 {
+        if let function {
+            if rh.status >= 400 {
+                worker.logger.log(.warn, "\(function.pluginName) exits with http status code \(rh.status)")
+            }
+        } else if rh.status >= 500 {
             appendUpstreamStatusHeader()
         }
         switch responseFraming {
@@ -1139,14 +1267,14 @@ package final class ClientConnection {
     // MARK: - Local responses
 
     /// An nginx HTML error page.
-    private func respondError(_ status: Int, close: Bool = false, upstreamStatusHeader: Bool = false) {
+    func respondError(_ status: Int, close: Bool = false, upstreamStatusHeader: Bool = false) {
         if close { closeAfterResponse = true }
         respond(status: status, contentType: "text/html", body: ResponsePages.pages[status] ?? ResponsePages.htmlPage(status),
                 upstreamStatusHeader: upstreamStatusHeader)
     }
 
     /// An error while the request body was still arriving: answer and close.
-    private func abortWithError(_ status: Int) {
+    func abortWithError(_ status: Int) {
         if let conn = upstreamConn { dropUpstream(conn) }
         if responseHeadDone {
             close()
@@ -1156,7 +1284,7 @@ package final class ClientConnection {
         respondError(status)
     }
 
-    private func respond(status: Int, contentType: StaticString, body: [UInt8], upstreamStatusHeader: Bool = false) {
+    func respond(status: Int, contentType: StaticString, body: [UInt8], upstreamStatusHeader: Bool = false) {
         self.status = status
         phase = .responding
         if !requestBodyDone { closeAfterResponse = true }
@@ -1212,8 +1340,14 @@ package final class ClientConnection {
 
     // MARK: - Logs
 
-    private func logUpstreamError(_ message: String, peerIndex: Int) {
+    /// Logs an upstream failure in nginx's words, or for a function call as the plugin does:
+    /// `failed to process openfunction, err: <reason>`.
+    func logUpstreamError(_ message: String, peerIndex: Int, reason: String? = nil) {
         guard worker.logger.enabled(.error) else { return }
+        if let function {
+            worker.logger.log(.error, "failed to process \(function.pluginName), err: \(reason ?? message), client: \(peer.hostText)")
+            return
+        }
         let h = parser.head
         let bytes = head.readable
         let method = String(decoding: bytes.slice(h.methodRange), as: UTF8.self)

@@ -28,10 +28,14 @@ package protocol Plugin: AnyObject {
     init(config: JSONValue) throws(PluginBuildError)
     /// The access phase (APISIX's `access`).
     func access() -> PhaseResult
+    /// Binds the upstreams the plugin calls to the worker's runtimes (keyed, so pools are shared
+    /// and survive reloads): `make(config, key)` returns the runtime for that key.
+    func bindUpstreams(_ make: (Upstream, String) -> UpstreamRuntime)
 }
 
 extension Plugin {
     package func access() -> PhaseResult { .next }
+    package func bindUpstreams(_ make: (Upstream, String) -> UpstreamRuntime) {}
 }
 
 /// A configuration that passed the schema but cannot be used at all.

@@ -11,7 +11,7 @@ import Glibc
 /// detects the peer closing (or sending anything unasked), which makes the connection unusable
 /// (nginx's ngx_http_upstream_keepalive_close_handler); while leased it carries the read timeout.
 package final class UpstreamConnection {
-    package enum State { case free, connecting, active, idle }
+    package enum State { case free, connecting, handshaking, active, idle }
 
     unowned(unsafe) let worker: WorkerLoop
     package var fd: Int32 = -1
@@ -36,6 +36,10 @@ package final class UpstreamConnection {
     package var reused = false
     /// Index in the pool's idle list while idle.
     var poolSlot = -1
+    /// The peer's address (for logs).
+    package var address = SocketAddress()
+    /// TLS state for `https` upstreams and functions.
+    package var tls: TLSSession?
 
     init(worker: WorkerLoop) {
         self.worker = worker
@@ -71,6 +75,10 @@ package final class UpstreamConnection {
     func close() {
         readEvent.delete()
         writeEvent.delete()
+        if let tls {
+            tls.free()
+            self.tls = nil
+        }
         if fd >= 0 { Glibc.close(fd) }
         fd = -1
         state = .free
@@ -79,9 +87,18 @@ package final class UpstreamConnection {
         worker.recycle(self)
     }
 
+    /// Reads what the socket has into `input`: bytes read, 0 at the end of the stream, -1 with
+    /// errno (EAGAIN: nothing now), -2 when `input` is full.
+    @inline(__always)
+    func readInput() -> Int {
+        if let tls { return tls.read(into: &input) }
+        return input.read(from: fd)
+    }
+
     /// Writes pending output. Returns false on a write error (errno kept).
     @inline(__always)
     func flush() -> Bool {
+        if let tls { return tls.write(from: &output) }
         while !output.isEmpty {
             let n = Glibc.write(fd, output.base + output.readIndex, output.count)
             if n > 0 { output.consume(n); continue }
@@ -98,9 +115,14 @@ private func upstreamReadCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutab
         switch conn.state {
         case .idle:
             // An idle pooled connection became readable (peer closed or sent junk) or timed out.
+            // Over TLS, readable may only mean a TLS 1.3 session ticket: nothing for us to read.
+            if Int32(what) & EV_TIMEOUT == 0, conn.tls != nil {
+                let n = conn.readInput()
+                if n < 0 && errno == EAGAIN && conn.input.isEmpty { return }
+            }
             conn.upstream?.pool.remove(conn)
             conn.close()
-        case .active, .connecting:
+        case .active, .connecting, .handshaking:
             if let client = conn.client {
                 client.upstreamReadable(conn, timedOut: Int32(what) & EV_TIMEOUT != 0)
             } else {
@@ -114,7 +136,7 @@ private func upstreamReadCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutab
 
 private func upstreamWriteCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {
     Unmanaged<UpstreamConnection>.fromOpaque(ctx!)._withUnsafeGuaranteedRef { conn in
-        guard let client = conn.client, conn.state == .active || conn.state == .connecting else {
+        guard let client = conn.client, conn.state == .active || conn.state == .connecting || conn.state == .handshaking else {
             conn.writeEvent.delete()
             return
         }

@@ -6,6 +6,8 @@ package import Shared
 package final class RuntimeConfig {
     package struct RouteEntry {
         package let route: Route
+        /// The route's plugins in descending priority.
+        package let plugins: [any Plugin]
         /// Inline upstream, or the one `upstream_id` names; nil with `missingUpstreamId` set when that
         /// id does not exist (502), nil without it when the route has no upstream (503).
         package let upstream: UpstreamRuntime?
@@ -28,6 +30,7 @@ package final class RuntimeConfig {
         generation = snapshot.generation
         var table: [String: UpstreamRuntime] = [:]
         func runtime(key: String, config: Upstream) -> UpstreamRuntime {
+            if let current = table[key], current.config == config { return current }
             if let old = previous?.upstreams[key], old.config == config { table[key] = old; return old }
             let fresh = UpstreamRuntime(config: config, defaults: defaults)
             table[key] = fresh
@@ -48,7 +51,11 @@ package final class RuntimeConfig {
                 if upstream == nil { missing = id }
             }
             let timeout = route.timeout ?? upstream?.config.timeout
-            entries.append(RouteEntry(route: route, upstream: upstream, missingUpstreamId: missing,
+            let (chain, _) = PluginRegistry.chain(for: route.plugins)
+            for plugin in chain {
+                plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
+            }
+            entries.append(RouteEntry(route: route, plugins: chain, upstream: upstream, missingUpstreamId: missing,
                                       connectTimeout: timeout?.connect ?? 60,
                                       sendTimeout: timeout?.send ?? 60,
                                       readTimeout: timeout?.read ?? 60))

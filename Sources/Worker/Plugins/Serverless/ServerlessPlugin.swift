@@ -66,6 +66,10 @@ package class ServerlessPlugin<Provider: ServerlessProvider>: Plugin {
         failure = nil
     }
 
+    package func bindUpstreams(_ make: (Upstream, String) -> UpstreamRuntime) {
+        if let target { target.runtime = make(target.upstreamConfig, "fn:" + target.poolKey) }
+    }
+
     package func access() -> PhaseResult {
         if let target { return .callFunction(target) }
         return .respond(status: 503, body: nil, errorLog: failure)

@@ -1,0 +1,150 @@
+// A request that a serverless plugin (openfunction) ends with a function call: the same connector,
+// pools and response streaming as proxying, with generic-upstream.lua's request shape and its
+// failures (503, `failed to process <plugin>, err: <reason>`).
+import Shared
+
+extension ClientConnection {
+    /// Starts the call the route's plugin described.
+    func startFunctionCall(_ target: FunctionTarget, ext: Range<Int>?) {
+        function = target
+        functionExt = ext
+        guard let runtime = target.runtime, !runtime.peers.isEmpty else {
+            worker.logger.log(.error, "failed to process \(target.pluginName), err: no function endpoint")
+            respondFunctionError(503)
+            return
+        }
+        upstream = runtime
+        triesLeft = 0
+        let h = parser.head
+        if let length = h.contentLength, length > target.maxBodySize {
+            logBodyTooLarge(length, target)
+            respondFunctionError(400)
+            return
+        }
+        if h.expectContinue && !requestBodyDone && input.isEmpty {
+            output.append("HTTP/1.1 100 Continue\r\n\r\n")
+            guard writeClient() else { return }
+        }
+        phase = .proxying
+        upstreamStartMs = monotonicMilliseconds()
+        if requestBody == .chunked {
+            // The call carries a Content-Length: collect the body first.
+            spooling = true
+            spool.reset()
+            readEvent.add(timeout: worker.config.clientBodyTimeout)
+            spoolRequestBody()
+            return
+        }
+        buildFunctionHead(target, bodyLength: requestBody == .length ? requestRemaining : nil)
+        decideBodyRetention()
+        if !requestBodyDone { readEvent.add(timeout: worker.config.clientBodyTimeout) }
+        connectUpstream()
+    }
+
+    /// Decodes chunked body bytes from `input` into the spool; once the body is complete, calls.
+    func spoolRequestBody() {
+        guard let target = function else { return }
+        decoding: while !input.isEmpty && !requestBodyDone {
+            let (consumed, event) = requestDecoder.decode(input.readable)
+            switch event {
+            case .data(let range):
+                guard spool.append(input.readable.slice(range)) else {
+                    worker.logger.log(.error, "\(spool.failure ?? "spooling failed"), client: \(peer.hostText)")
+                    abortWithError(500)
+                    return
+                }
+                if spool.count > target.maxBodySize {
+                    logBodyTooLarge(spool.count, target)
+                    abortWithError(400)
+                    return
+                }
+            case .end:
+                requestBodyDone = true
+            case .needMore:
+                input.consume(consumed)
+                break decoding
+            case .error(let reason):
+                worker.logger.log(.info, "client sent invalid chunked body (\(reason)), client: \(peer.hostText)")
+                abortWithError(400)
+                return
+            }
+            input.consume(consumed)
+        }
+        guard requestBodyDone else { return }
+        readEvent.add()
+        buildFunctionHead(target, bodyLength: spool.count)
+        connectUpstream()
+    }
+
+    /// Copies the next part of the spooled body to the upstream's output.
+    func fillFromSpool(_ conn: UpstreamConnection) {
+        while spoolSent < spool.count && conn.output.count < Self.outputHighWater {
+            let n = spool.copy(from: spoolSent, max: 64 * 1024, into: &conn.output)
+            if n == 0 { break }
+            spoolSent += Int64(n)
+        }
+    }
+
+    /// The request head for the function (generic-upstream.lua 1.4, with the differences table):
+    /// the client's method; the function path joined with `:ext`; the function URI's query then
+    /// the client's raw query; `Host` = the function's host; the service token replacing the
+    /// client's Authorization; every other end-to-end client header; Content-Length framing.
+    func buildFunctionHead(_ target: FunctionTarget, bodyLength: Int64?) {
+        let h = parser.head
+        let bytes = head.readable
+        forwardHead.clear()
+        forwardHead.append(bytes.slice(h.methodRange))
+        forwardHead.append(" ")
+        let query = h.queryRange.map { bytes.slice($0) }
+        if let ext = functionExt {
+            path.withUnsafeBytes { pathBytes in
+                target.appendTarget(ext: pathBytes.slice(ext), clientQuery: query, to: &forwardHead)
+            }
+        } else {
+            target.appendTarget(ext: nil, clientQuery: query, to: &forwardHead)
+        }
+        forwardHead.append(" HTTP/1.1\r\nHost: ")
+        forwardHead.append(target.hostHeader)
+        forwardHead.append("\r\n")
+        for field in h.headers {
+            switch field.known {
+            case .host, .connection, .keepAlive, .proxyConnection, .upgrade, .te, .trailer,
+                 .transferEncoding, .contentLength, .expect:
+                continue
+            case .authorization where target.authorization != nil:
+                continue
+            default:
+                let name = bytes.slice(field.nameRange)
+                if !connectionTokens.isEmpty && isNamedInConnection(name, bytes) { continue }
+                forwardHead.append(name)
+                forwardHead.append(": ")
+                forwardHead.append(bytes.slice(field.valueRange))
+                forwardHead.append("\r\n")
+            }
+        }
+        if let authorization = target.authorization {
+            forwardHead.append("Authorization: ")
+            forwardHead.append(authorization)
+            forwardHead.append("\r\n")
+        }
+        if let bodyLength {
+            forwardHead.append("Content-Length: ")
+            forwardHead.append(decimal: bodyLength)
+            forwardHead.append("\r\n")
+        } else if h.method == .post || h.method == .put || h.method == .patch {
+            forwardHead.append("Content-Length: 0\r\n")
+        }
+        forwardHead.append("\r\n")
+        hostHeaderEnd = -1
+    }
+
+    private func logBodyTooLarge(_ size: Int64, _ target: FunctionTarget) {
+        worker.logger.log(.error, "error while reading request body: request size \(size) is greater than the maximum size \(target.maxBodySize) allowed, client: \(peer.hostText)")
+    }
+
+    /// An error page before the call; a body still arriving is not read, so the connection closes.
+    private func respondFunctionError(_ status: Int) {
+        if !requestBodyDone { closeAfterResponse = true }
+        respondError(status)
+    }
+}
