@@ -1,5 +1,5 @@
-package import CLibevent
-package import Shared
+import CLibevent
+import Shared
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -404,6 +404,12 @@ package final class ClientConnection {
         guard !upstream.peers.isEmpty else {
             worker.logger.log(.error, "no valid upstream node")
             respondError(503)
+            return
+        }
+        guard upstream.config.type == "roundrobin" else {
+            // The Admin API accepts any type name, as APISIX's does; serving it is an error.
+            worker.logger.log(.error, "failed to get balancer: unknown balancer type \(upstream.config.type)")
+            respondError(500)
             return
         }
         self.upstream = upstream
