@@ -219,11 +219,28 @@ final class Server {
         }
         let headers = evhttp_request_get_output_headers(request)
         for (name, value) in response.headers { evhttp_add_header(headers, name, value) }
+        // Go sends Date and Content-Length on every such response, HTTP/1.0 and HEAD included;
+        // evhttp adds them only for HTTP/1.1 (or keep-alive) requests that get a body.
+        evhttp_add_header(headers, "Date", Server.httpDate())
+        evhttp_add_header(headers, "Content-Length", String(response.body.count))
         if response.close { evhttp_add_header(headers, "Connection", "close") }
-        response.body.withUnsafeBytes { bytes in
-            _ = evbuffer_add(evhttp_request_get_output_buffer(request), bytes.baseAddress, bytes.count)
+        // libevent 2.1 writes whatever is in the output buffer, even for HEAD.
+        if evhttp_request_get_command(request) != EVHTTP_REQ_HEAD {
+            response.body.withUnsafeBytes { bytes in
+                _ = evbuffer_add(evhttp_request_get_output_buffer(request), bytes.baseAddress, bytes.count)
+            }
         }
         evhttp_send_reply(request, response.status, response.reason, nil)
+    }
+
+    /// The current time as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`); the C locale is never changed.
+    private static func httpDate() -> String {
+        var now = time(nil)
+        var fields = tm()
+        gmtime_r(&now, &fields)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let length = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &fields)
+        return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     // MARK: - Reading requests

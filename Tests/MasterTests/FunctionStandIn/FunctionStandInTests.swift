@@ -43,6 +43,27 @@ import TestSupport
         #expect(server.stop() == 0)
     }
 
+    /// HEAD gets the headers (Content-Length of the body it would get) and no body, so the
+    /// connection stays usable; HTTP/1.0 gets a Content-Length and a Date too, as from Go.
+    @Test func headAndHTTP10() throws {
+        let server = try StandInServer(["--mode", "hello"])
+        defer { server.stop() }
+        let client = try HTTPClient(port: server.port)
+        try client.sendRequest(method: "HEAD", path: "/h")
+        let head = try client.readResponse(forHEAD: true)
+        #expect(head.status == 200)
+        #expect(head.header("Content-Length") == "10")
+        try client.sendRequest(path: "/after")
+        Self.expectHello(try client.readResponse(), "Hello, after!\n")
+        let old = try HTTPClient(port: server.port)
+        try old.send("GET /old HTTP/1.0\r\n\r\n")
+        let response = try old.readResponse()
+        Self.expectHello(response, "Hello, old!\n")
+        #expect(response.header("Date") != nil)
+        #expect(old.isClosedByPeer(timeout: 5))
+        #expect(server.stop() == 0)
+    }
+
     /// Go's net/http refuses a path with a bad `%` escape before any handler runs: 400, closed.
     @Test func badEscapeIsGoBadRequest() throws {
         let server = try StandInServer(["--mode", "hello"])
