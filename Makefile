@@ -18,17 +18,24 @@ deps:
 
 build: deps
 	$(SWIFT) build -c release --product sluice
+	$(SWIFT) build -c release --product sluice-function
 
 build-debug: deps
 	$(SWIFT) build --build-tests
 
-# Starts Sluice in the foreground with the shipped conf/ (Ctrl-C stops it).
+# Starts Sluice in the foreground with the shipped conf/ (Ctrl-C stops it), and the stand-in
+# OpenFunction gateway on 127.0.0.1:3233 (--basic test:test) that the README's walkthrough calls;
+# the stand-in stops with Sluice.
 run: build
 	mkdir -p $(PREFIX)/logs $(PREFIX)/data
-	exec $$($(SWIFT) build -c release --show-bin-path)/sluice -p $(PREFIX)
+	@bin=$$($(SWIFT) build -c release --show-bin-path); \
+	$$bin/sluice-function --mode gateway --port 3233 --basic test:test > $(PREFIX)/logs/function.log 2>&1 & \
+	fn=$$!; trap 'kill $$fn 2>/dev/null; wait $$fn 2>/dev/null' EXIT INT TERM; \
+	$$bin/sluice -p $(PREFIX)
 
 test: build-debug
-	SLUICE_BIN=$$($(SWIFT) build --show-bin-path)/sluice $(SWIFT) test --skip-build
+	bin=$$($(SWIFT) build --show-bin-path); \
+	SLUICE_BIN=$$bin/sluice SLUICE_FUNCTION_BIN=$$bin/sluice-function $(SWIFT) test --skip-build
 
 clean:
 	rm -rf .build logs data
