@@ -9,8 +9,10 @@ def main():
     ap.add_argument("--path", default="/proxy")
     ap.add_argument("-n", type=int, default=10000)
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--close", action="store_true", help="Connection: close (a new connection per request)")
     a = ap.parse_args()
-    req = (f"GET {a.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").encode()
+    extra = "Connection: close\r\n" if a.close else ""
+    req = (f"GET {a.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n").encode()
     deadline = time.monotonic() + a.timeout
     sock, buf, opened, ok, bad = None, b"", 0, 0, 0
     for _ in range(a.n):
@@ -31,7 +33,7 @@ def main():
         buf = b""
         if status == 200: ok += 1
         else: bad += 1
-        if close:
+        if close or a.close:
             sock.close(); sock = None
     print(f"ok={ok} bad={bad} client_connections={opened}")
 
