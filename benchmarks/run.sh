@@ -124,7 +124,8 @@ python3 "$HERE/report.py" table < "$RAW" > "$OUT"
 cat "$OUT"; echo; cat "$EXTRA"; echo "elapsed: ${ELAPSED}s"
 if [ "$WRITE_RESULTS" = 1 ]; then
   mkdir -p "$HERE/results"
-  dest="$HERE/results/$(date +%Y-%m-%d)-$(hostname)$([ "$MODE" = quick ] && echo -quick).txt"
+  suffix=""; [ "$MODE" = quick ] && suffix=-quick
+  dest="$HERE/results/$(date +%Y-%m-%d)-$(hostname)$suffix.txt"
   { cat "$WORK/result.txt"; echo; echo "raw runs (server workers method conns round path rps p50_ms p99_ms errors non2xx):"
     cat "$RAW"; } > "$dest"
   echo "written: ${dest#$ROOT/}"
