@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Heap allocations per proxied request: Sluice (1 worker) under valgrind memcheck, two runs of
+# N1 and N2 sequential keep-alive GET /proxy requests; the worker's "total heap usage: N allocs"
+# differs by (N2-N1) requests' worth, whatever start-up and shutdown cost.
+#
+#   benchmarks/allocs.sh [--n1 300] [--n2 1300] [--skip-build]
+#
+# valgrind 3.19 gives up on the DWARF 5 debug info of the Swift binary ("Possibly corrupted
+# debuginfo file"), even with -Xswiftc -gnone (the C and runtime objects still carry some), so
+# valgrind runs a copy with debug info stripped (strip --strip-debug). Needs valgrind and strip
+# (installed when missing).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+N1=300 N2=1300 SKIP_BUILD=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --n1) N1="$2"; shift ;;
+    --n2) N2="$2"; shift ;;
+    --skip-build) SKIP_BUILD=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+source "$HERE/lib.sh"
+ensure_tools
+if ! command -v valgrind >/dev/null; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq valgrind
+fi
+build_sluice
+strip --strip-debug -o "$WORK/sluice" "$SLUICE"
+SLUICE="$WORK/sluice"
+start_upstream 1
+
+allocs_for() {  # requests [--close] -> prints the worker's total allocs, frees, bytes
+  local n="$1" port log pid worker
+  port=$(free_port)
+  log="$WORK/vg-$n${2:-}"; mkdir -p "$log"
+  SLUICE_WRAPPER="valgrind --tool=memcheck --trace-children=yes --leak-check=no
+    --log-file=$log/%p.log" SLUICE_START_TIMEOUT=180 start_sluice 1 "$port"
+  sleep 1
+  worker=$(ps -o pid=,comm= --ppid "$SLUICE_PID" | awk '/sluice: worker/ {print $1; exit}')
+  [ -n "$worker" ] || { ps -o pid=,comm= --ppid "$SLUICE_PID" >&2; echo "no worker" >&2; exit 1; }
+  timeout 600 python3 "$HERE/seqclient.py" --port "$port" -n "$n" --timeout 580 ${2:-} >&2
+  kill -QUIT "$SLUICE_PID"
+  for _ in $(seq 600); do kill -0 "$SLUICE_PID" 2>/dev/null || break; sleep 0.1; done
+  stop_pid "$SLUICE_PID" KILL
+  # The worker is a forked child of the master (no exec): its own log file, by pid.
+  grep -h "total heap usage" "$log/$worker.log" | sed 's/.*total heap usage: //' \
+    | awk '{gsub(",",""); print $1, $3, $5}' # allocs frees bytes
+}
+echo "sluice: $SLUICE"
+for mode in keepalive close; do
+  flag=""; [ "$mode" = close ] && flag=--close
+  read -r a1 f1 b1 < <(allocs_for "$N1" $flag)
+  read -r a2 f2 b2 < <(allocs_for "$N2" $flag)
+  echo "$mode: worker after $N1 requests: $a1 allocs, $f1 frees, $b1 bytes allocated"
+  echo "$mode: worker after $N2 requests: $a2 allocs, $f2 frees, $b2 bytes allocated"
+  python3 -c "
+n=$N2-$N1; what={'keepalive': 'one keep-alive client connection', 'close': 'a new client connection per request'}['$mode']
+print(f'per request (GET /proxy, {what}, pooled upstream): '
+  f'{($a2-$a1)/n:.2f} allocs, {($f2-$f1)/n:.2f} frees, {($b2-$b1)/n:.0f} bytes')"
+done

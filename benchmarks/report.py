@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Helpers for benchmarks/run.sh.
+
+  report.py parse-wrk SERVER WORKERS METHOD CONNS ROUND PATH < wrk-output  -> one TSV line
+  report.py table < raw.tsv                                                 -> the table
+
+TSV columns: server workers method conns round path rps p50_ms p99_ms errors non2xx
+"""
+import re
+import statistics
+import sys
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not m:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value * (60000.0 if unit == "m" else UNITS[unit])
+
+
+def parse_wrk(args, text):
+    server, workers, method, conns, rnd, path = args
+    rps = p50 = p99 = float("nan")
+    errors = non2xx = 0
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("Requests/sec:"):
+            rps = float(line.split()[1])
+        elif line.startswith("50%"):
+            p50 = ms(line.split()[1])
+        elif line.startswith("99%"):
+            p99 = ms(line.split()[1])
+        elif line.startswith("Socket errors:"):
+            # Socket errors: connect 0, read 0, write 0, timeout 0
+            errors = sum(int(n) for n in re.findall(r"\d+", line))
+        elif line.startswith("Non-2xx or 3xx responses:"):
+            non2xx = int(line.split(":")[1])
+    if rps != rps:  # wrk failed: keep its output visible
+        sys.stderr.write("wrk failed:\n" + text + "\n")
+    print("\t".join([server, workers, method, conns, rnd, path,
+                     f"{rps:.1f}", f"{p50:.3f}", f"{p99:.3f}", str(errors), str(non2xx)]))
+
+
+def fmt_range(values, digits=0):
+    values = [v for v in values if v == v]
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    f = f"{{:.{digits}f}}"
+    if len(values) == 1:
+        return f.format(med)
+    return f"{f.format(med)} ({f.format(min(values))}-{f.format(max(values))})"
+
+
+def table(lines):
+    runs = []
+    for line in lines:
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) != 11:
+            continue
+        server, workers, method, conns, rnd, path = parts[:6]
+        rps, p50, p99 = map(float, parts[6:9])
+        errors, non2xx = int(parts[9]), int(parts[10])
+        runs.append(dict(server=server, workers=int(workers), method=method, conns=int(conns),
+                         round=int(rnd), path=path, rps=rps, p50=p50, p99=p99,
+                         errors=errors, non2xx=non2xx))
+    out = []
+    for r in runs:
+        if r["server"] == "upstream":
+            out.append(f"upstream alone (nginx return 200, {r['workers']} worker, GET c={r['conns']}):"
+                       f" {r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms")
+    out.append("")
+    header = ["scenario", "sluice req/s med (min-max)", "nginx req/s med (min-max)",
+              "p50 ms s/n", "p99 ms s/n", "sluice/nginx req/s (paired, min-max)", "err s/n"]
+    rows = [header]
+    keys = []
+    for r in runs:
+        if r["server"] == "upstream":
+            continue
+        k = (r["path"], r["workers"], r["method"], r["conns"])
+        if k not in keys:
+            keys.append(k)
+    for path, workers, method, conns in keys:
+        def sel(server):
+            return sorted((r for r in runs if r["server"] == server and r["path"] == path
+                           and r["workers"] == workers and r["method"] == method
+                           and r["conns"] == conns), key=lambda r: r["round"])
+        s, n = sel("sluice"), sel("nginx")
+        nmap = {r["round"]: r for r in n}
+        ratios = [r["rps"] / nmap[r["round"]]["rps"] for r in s
+                  if r["round"] in nmap and nmap[r["round"]]["rps"] > 0]
+
+        def med(rs, key):
+            vals = [r[key] for r in rs if r[key] == r[key]]
+            return f"{statistics.median(vals):.2f}" if vals else "-"
+        label = f"{path} {method} c={conns} w={workers}"
+        errs = f"{sum(r['errors'] + r['non2xx'] for r in s)}/{sum(r['errors'] + r['non2xx'] for r in n)}"
+        rows.append([label, fmt_range([r["rps"] for r in s]), fmt_range([r["rps"] for r in n]),
+                     f"{med(s, 'p50')}/{med(n, 'p50')}", f"{med(s, 'p99')}/{med(n, 'p99')}",
+                     fmt_range(ratios, 2), errs])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for i, row in enumerate(rows):
+        out.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    out.append("")
+    out.append("req/s: median over rounds (min-max). p50/p99: median over rounds, sluice/nginx."
+               " ratio: per-round sluice/nginx (runs paired within a round), median (min-max)."
+               " err: socket errors + non-2xx responses, all rounds.")
+    print("\n".join(out))
+
+
+def main():
+    if len(sys.argv) >= 2 and sys.argv[1] == "parse-wrk" and len(sys.argv) == 8:
+        parse_wrk(sys.argv[2:], sys.stdin.read())
+    elif len(sys.argv) == 2 and sys.argv[1] == "table":
+        table(sys.stdin.readlines())
+    else:
+        sys.stderr.write(__doc__)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
