@@ -4,7 +4,7 @@ PREFIX ?= $(CURDIR)
 DEBIAN_PACKAGES = libevent-dev libssl-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build build-debug run test clean
+.PHONY: deps build build-debug run test bench clean
 
 # Installs the Debian packages the build needs, only when missing.
 deps:
@@ -36,6 +36,11 @@ run: build
 test: build-debug
 	bin=$$($(SWIFT) build --show-bin-path); \
 	SLUICE_BIN=$$bin/sluice SLUICE_FUNCTION_BIN=$$bin/sluice-function $(SWIFT) test --skip-build
+
+# Sluice against nginx side by side on this machine (ratios); `make bench ARGS=--quick` for a
+# smoke run. Never part of `make test`.
+bench: deps
+	bash benchmarks/run.sh $(ARGS)
 
 clean:
 	rm -rf .build logs data
