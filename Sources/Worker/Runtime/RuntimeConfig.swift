@@ -4,7 +4,8 @@ package import Shared
 /// resolved once. Immutable after build; a request keeps a reference to the one it started with,
 /// so in-flight requests finish on their configuration while new ones use the next.
 package final class RuntimeConfig {
-    package struct RouteEntry {
+    /// A class so that a request holds it with one reference, not a copy of every field.
+    package final class RouteEntry {
         package let route: Route
         /// The route's plugins in descending priority.
         package let plugins: [any Plugin]
@@ -16,6 +17,17 @@ package final class RuntimeConfig {
         package let connectTimeout: Double
         package let sendTimeout: Double
         package let readTimeout: Double
+
+        init(route: Route, plugins: [any Plugin], upstream: UpstreamRuntime?, missingUpstreamId: String?,
+             connectTimeout: Double, sendTimeout: Double, readTimeout: Double) {
+            self.route = route
+            self.plugins = plugins
+            self.upstream = upstream
+            self.missingUpstreamId = missingUpstreamId
+            self.connectTimeout = connectTimeout
+            self.sendTimeout = sendTimeout
+            self.readTimeout = readTimeout
+        }
     }
 
     package let generation: UInt64
