@@ -34,8 +34,15 @@ package final class ClientConnection {
     /// The request head as sent upstream, kept for a retry on another peer.
     var forwardHead: ByteBuffer
     var peer = SocketAddress()
-    /// `$remote_addr`.
+    /// The socket peer's address as text.
     var peerText: [UInt8] = []
+    /// Whether the peer may set the client address with `X-Real-IP` (APISIX's realip
+    /// defaults: `real_ip_from` 127.0.0.1 and unix:, `real_ip_header` X-Real-IP).
+    var peerTrusted = false
+    /// `$remote_addr` of the current request: the X-Real-IP value (range in `head`) when a trusted
+    /// peer sent a valid one, else the peer.
+    var realIPRange: Range<Int>?
+    var realIP: IPAddress?
     var listenerPort = 0
     var phase: Phase = .waiting
     /// Ranges (into `head`) of the tokens of `Connection` headers: headers they name are hop-by-hop.
@@ -95,6 +102,7 @@ package final class ClientConnection {
     var requestSerial: UInt64 = 0
 
     static let outputHighWater = 64 * 1024
+    static let loopback: [UInt8] = Array("127.0.0.1".utf8)
 
     init(worker: WorkerLoop) {
         self.worker = worker
@@ -130,6 +138,7 @@ package final class ClientConnection {
         self.peer = peer
         self.listenerPort = listenerPort
         peerText = Array(peer.hostText.utf8)
+        peerTrusted = peerText == Self.loopback
         input.clear()
         output.clear()
         parser.reset()
@@ -344,6 +353,12 @@ package final class ClientConnection {
         let bytes = head.readable
 
         collectConnectionTokens(bytes)
+        realIPRange = nil
+        realIP = nil
+        if peerTrusted, let field = h.firstHeader(.xRealIP), let ip = IPAddress(bytes: bytes.slice(field.valueRange)) {
+            realIPRange = field.valueRange
+            realIP = ip
+        }
         if h.isChunked {
             requestBody = .chunked
             requestBodyDone = false
@@ -430,7 +445,16 @@ package final class ClientConnection {
 
     /// The client's address for `remote_addrs` matching.
     private func remoteAddress() -> IPAddress? {
-        IPAddress(peer.storage)
+        realIP ?? IPAddress(peer.storage)
+    }
+
+    /// Appends `$remote_addr`.
+    func appendRemoteAddr(to out: inout ByteBuffer) {
+        if let realIPRange {
+            out.append(head.readable.slice(realIPRange))
+        } else {
+            out.append(peerText)
+        }
     }
 
     private func collectConnectionTokens(_ bytes: UnsafeRawBufferPointer) {
@@ -518,9 +542,9 @@ package final class ClientConnection {
             }
         }
         forwardHead.append(xffSeen ? ", " : "X-Forwarded-For: ")
-        forwardHead.append(peerText)
+        appendRemoteAddr(to: &forwardHead)
         forwardHead.append("\r\nX-Real-IP: ")
-        forwardHead.append(peerText)
+        appendRemoteAddr(to: &forwardHead)
         forwardHead.append("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ")
         if let hostRange = h.hostRange {
             let hostBytes = bytes.slice(hostRange)
@@ -1369,7 +1393,7 @@ package final class ClientConnection {
         let h = parser.head
         let bytes = head.readable
         let now = monotonicMilliseconds()
-        log.line.append(peerText)
+        appendRemoteAddr(to: &log.line)
         log.line.append(" - - [")
         log.line.append(worker.clock.logTime)
         log.line.append("] \"")

@@ -123,7 +123,6 @@ import TestSupport
 
     /// realip (apisix-compat.md section 5, "Client address"): a client connecting from 127.0.0.1
     /// may set `$remote_addr` with `X-Real-IP`, which then feeds X-Real-IP and X-Forwarded-For.
-    /// Not implemented yet (`nginx_config.http.real_ip_*` are accepted and ignored): known issue.
     @Test func realIPFromTrustedLoopback() throws {
         let upstream = try TestUpstream()
         defer { upstream.stop() }
@@ -132,10 +131,11 @@ import TestSupport
         defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
 
         let e = try HTTPClient.request(port: sluice.proxyPort, path: "/rip", headers: [("X-Real-IP", "198.51.100.9")]).echoed()
-        withKnownIssue("realip (X-Real-IP from 127.0.0.1) is not implemented") {
-            #expect(e.headerValues("x-real-ip") == ["198.51.100.9"])
-            #expect(e.headerValues("x-forwarded-for") == ["198.51.100.9"])
-        }
+        #expect(e.headerValues("x-real-ip") == ["198.51.100.9"])
+        #expect(e.headerValues("x-forwarded-for") == ["198.51.100.9"])
+        // Not an address: ignored, the peer stays the client.
+        let bad = try HTTPClient.request(port: sluice.proxyPort, path: "/rip", headers: [("X-Real-IP", "not-an-ip")]).echoed()
+        #expect(bad.headerValues("x-real-ip") == ["127.0.0.1"])
     }
 
     /// Hop-by-hop request headers (Connection, Keep-Alive, TE, Trailer, Upgrade, Proxy-Connection and
