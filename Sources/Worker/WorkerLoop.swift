@@ -105,9 +105,14 @@ package final class WorkerLoop {
 
     fileprivate func acceptReady(listenerFD: Int32) {
         guard !quitting else { return }
-        let port = listeners.first(where: { $0.fd == listenerFD })?.port ?? 0
         // Bounded so one busy listener cannot starve the loop (nginx's multi_accept off/on).
-        var budget = 64
+        accept(on: listenerFD, budget: 64)
+    }
+
+    /// Accepts up to `budget` connections waiting on `listenerFD`; stops early when none is left.
+    private func accept(on listenerFD: Int32, budget: Int) {
+        let port = listeners.first(where: { $0.fd == listenerFD })?.port ?? 0
+        var budget = budget
         while budget > 0 {
             budget -= 1
             var peer = SocketAddress()
@@ -197,23 +202,47 @@ package final class WorkerLoop {
 
     /// Graceful stop: close listeners now, let in-flight requests finish, close idle connections,
     /// exit when none is left or `worker_shutdown_timeout` passed.
+    ///
+    /// Nothing a client already sent is dropped (zero-drop reload, when a new generation replaces
+    /// this one):
+    /// - connections already queued in the listening sockets are accepted before they close: a
+    ///   socket of a slot the new generation no longer has would otherwise reset them on close;
+    /// - a request in flight is answered with `Connection: close` (the client reconnects, to the
+    ///   new generation) unless its response head is already out;
+    /// - an idle keep-alive connection (or one accepted whose request is not read yet) is not
+    ///   closed at once: a client may be sending its next request at that very moment, and closing
+    ///   would lose it. It gets ``quitIdleGrace`` to send one, which is answered with
+    ///   `Connection: close`; silent that long, it is closed (the ordinary keepalive-timeout case).
     private func beginQuit() {
         guard !quitting else { return }
-        quitting = true
         logger.log(.notice, "gracefully shutting down")
+        for listener in listeners {
+            accept(on: listener.fd, budget: max(0, config.workerConnections - live.count))
+        }
+        quitting = true
         for listener in listeners {
             listener.event.delete()
             close(listener.fd)
         }
         listeners.removeAll()
         for (_, upstream) in runtime.upstreams { upstream.pool.drain() }
-        for conn in live where conn.isIdle { conn.closeIdle() }
+        let grace = min(WorkerLoop.quitIdleGrace, config.keepaliveTimeout)
+        for conn in live {
+            if conn.isIdle {
+                conn.readEvent.add(timeout: grace)
+            } else {
+                conn.keepAlive = false
+            }
+        }
         if live.isEmpty { finishQuit(); return }
         let ev = event_new(base, -1, 0, workerQuitDeadlineCallback, selfPointer)!
         var tv = timeval(seconds: config.workerShutdownTimeout)
         event_add(ev, &tv)
         quitDeadline = ev
     }
+
+    /// How long an idle connection may still send one request once a graceful stop began.
+    static let quitIdleGrace: Double = 1
 
     fileprivate func finishQuit() {
         logger.log(.notice, "exit")
