@@ -62,6 +62,9 @@ final class TestPrefix {
               node_listen:
                 - ip: 127.0.0.1
                   port: \(port)
+            deployment:
+              role_traditional:
+                config_provider: yaml
             nginx_config:
               worker_processes: \(workers)
               error_log_level: info
