@@ -12,24 +12,20 @@ final class AdminAPI {
     /// nil when the store could not be loaded: every resource request then answers 503 with `storeFailure`.
     private let store: ConfigStore?
     private let storeFailure: String
-    private let readOnlyReason: String?
     private let plugins: PluginSchemaLookup
     private let pluginNames: [String]
     private let committed: () -> Void
 
     /// - Parameters:
     ///   - store: the `local` store; nil with `storeFailure` when it could not be loaded.
-    ///   - readOnlyReason: set for providers whose config is not written through the Admin API
-    ///     (yaml): writes answer 400 with it.
     ///   - plugins / pluginNames: the plugin registry (see `PluginCatalog`).
     ///   - committed: runs after each accepted write.
-    init(settings: AdminSettings, store: ConfigStore?, storeFailure: String = "", readOnlyReason: String? = nil,
+    init(settings: AdminSettings, store: ConfigStore?, storeFailure: String = "",
          plugins: @escaping PluginSchemaLookup, pluginNames: [String], committed: @escaping () -> Void) {
         self.settings = settings
         self.allowed = settings.allowAdmin.map { $0.compactMap(CIDR.init) }
         self.store = store
         self.storeFailure = storeFailure
-        self.readOnlyReason = readOnlyReason
         self.plugins = plugins
         self.pluginNames = pluginNames
         self.committed = committed
@@ -99,7 +95,6 @@ final class AdminAPI {
             return AdminResponse.error(400, "ttl is not supported")
         }
         guard let store else { return AdminResponse.error(503, storeFailure) }
-        if let readOnlyReason, request.method != "GET" { return AdminResponse.error(400, readOnlyReason) }
 
         let id = segments.count > 1 && !segments[1].isEmpty ? segments[1] : nil
         let subPath = segments.count > 2 ? segments[2...].joined(separator: "/") : nil
