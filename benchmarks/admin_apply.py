@@ -67,11 +67,11 @@ nginx_config:
             body = f'{{"uri":"/r{i}","upstream":{{"type":"roundrobin","nodes":{{"127.0.0.1:{dead}":1}}}}}}'
             conn.request("PUT", f"/apisix/admin/routes/r{i}", body, headers)
             response = conn.getresponse(); response.read()
-            acknowledged = time.monotonic()
+            acknowledged = time.perf_counter()
             assert response.status == 201, response.status
             streak, start = 0, None
             while streak < STREAK:
-                sent = time.monotonic()
+                sent = time.perf_counter()
                 if status(proxy, f"/r{i}") != 404:
                     if streak == 0: start = sent
                     streak += 1
@@ -84,12 +84,12 @@ nginx_config:
               f"  mean {statistics.mean(delays):.2f}")
 
         count = max(WRITES, 500)
-        started = time.monotonic()
+        started = time.perf_counter()
         for i in range(count):
             conn.request("PUT", f"/apisix/admin/upstreams/u{i % 50}", '{"nodes":{"127.0.0.1:1980":1}}', headers)
             response = conn.getresponse(); response.read()
             assert response.status in (200, 201), response.status
-        elapsed = time.monotonic() - started
+        elapsed = time.perf_counter() - started
         print(f"writes/s with fsync (sequential, keep-alive, {count} PUTs, store of "
               f"{WRITES} routes + 50 upstreams): {count / elapsed:.0f}  ({elapsed / count * 1000:.2f} ms each)")
     finally:

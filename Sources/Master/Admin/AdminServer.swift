@@ -40,6 +40,12 @@ final class AdminServer {
 
     var isListening: Bool { listenFd >= 0 }
 
+    /// `SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC`. Spelled with Linux's values (SOCK_STREAM is 1;
+    /// the flags equal O_NONBLOCK and O_CLOEXEC) because naming glibc's `__socket_type` cases in a
+    /// second file of the Master module makes the release (whole-module) build lose them in
+    /// Listeners.swift: "cannot find 'SOCK_STREAM' in scope".
+    static let streamNonblockCloexec: Int32 = 1 | O_NONBLOCK | O_CLOEXEC
+
     /// Binds and listens; on failure logs (once per distinct error) and returns false: the caller
     /// tries again later (a previous control process may still hold the port for a moment).
     @discardableResult
@@ -50,8 +56,7 @@ final class AdminServer {
             report("invalid admin_listen address \(address.ip)")
             return false
         }
-        let fd = socket(socketAddress.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-                            | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(socketAddress.family, AdminServer.streamNonblockCloexec, 0)
         guard fd >= 0 else {
             report("socket() failed \(errnoText(errno))")
             return false

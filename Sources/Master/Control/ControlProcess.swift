@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CLibevent
-import Foundation
 import Shared
 
 /// What the master hands the control process at fork.
@@ -156,7 +155,7 @@ final class ControlProcess {
         watcher.noteCurrentFile()
         do {
             let (snapshot, errors) = try StandaloneConfig.load(
-                path: watcher.path, environment: ProcessInfo.processInfo.environment,
+                path: watcher.path, environment: ControlProcess.environment(),
                 plugins: PluginCatalog.schema(named:))
             for error in errors { logger.error(error) }
             publisher.publish(snapshot, announceUnchanged: announce)
@@ -169,6 +168,21 @@ final class ControlProcess {
                 publisher.announceStored()
             }
         }
+    }
+
+    /// The process environment (for `${{VAR}}` in apisix.yaml), read without Foundation: importing
+    /// it into the Master module breaks Glibc's socket constants in release builds.
+    static func environment() -> [String: String] {
+        var variables: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                variables[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            cursor += 1
+        }
+        return variables
     }
 
     // MARK: - Events
