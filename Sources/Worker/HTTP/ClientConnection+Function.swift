@@ -41,6 +41,16 @@ extension ClientConnection {
         connectUpstream()
     }
 
+    /// Connect, send and read timeouts (seconds) of the current upstream exchange: a function
+    /// call's own `timeout` (each of the three, as generic-upstream.lua sets them), else the
+    /// route's (route `timeout`, else the upstream's, else 60 s).
+    var exchangeTimeouts: (connect: Double, send: Double, read: Double) {
+        if function != nil, let t = upstream?.config.timeout { return (t.connect, t.send, t.read) }
+        guard let runtime = config, routeIndex < runtime.routes.count else { return (60, 60, 60) }
+        let entry = runtime.routes[routeIndex]
+        return (entry.connectTimeout, entry.sendTimeout, entry.readTimeout)
+    }
+
     /// Decodes chunked body bytes from `input` into the spool; once the body is complete, calls.
     func spoolRequestBody() {
         guard let target = function else { return }

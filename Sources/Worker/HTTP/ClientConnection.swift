@@ -222,7 +222,7 @@ package final class ClientConnection {
         if output.isEmpty {
             if pausedUpstreamRead, let conn = upstreamConn {
                 pausedUpstreamRead = false
-                conn.readEvent.add(timeout: config.map { $0.routes[routeIndex].readTimeout } ?? 60)
+                conn.readEvent.add(timeout: exchangeTimeouts.read)
             }
             if finishAfterFlush { finishRequest() }
         }
@@ -627,7 +627,7 @@ package final class ClientConnection {
             let conn = attachUpstream(fd: fd, peerIndex: peerIndex, upstream: upstream)
             conn.address = address
             conn.state = .connecting
-            conn.writeEvent.add(timeout: entry.connectTimeout)
+            conn.writeEvent.add(timeout: exchangeTimeouts.connect)
         case .failed(let err):
             logUpstreamError("connect() to \(address.description) failed (\(err): \(errnoString(err))) while connecting to upstream",
                              peerIndex: peerIndex, reason: errnoString(err).lowercased())
@@ -671,9 +671,9 @@ package final class ClientConnection {
             startSending(conn, entry: entry)
         case .wantRead:
             conn.writeEvent.delete()
-            conn.readEvent.add(timeout: entry.connectTimeout)
+            conn.readEvent.add(timeout: exchangeTimeouts.connect)
         case .wantWrite:
-            conn.writeEvent.add(timeout: entry.connectTimeout)
+            conn.writeEvent.add(timeout: exchangeTimeouts.connect)
         case .failed(let reason):
             logUpstreamError("SSL_do_handshake() failed (\(reason)) while SSL handshaking to upstream", peerIndex: conn.peerIndex, reason: reason)
             dropUpstream(conn)
@@ -715,13 +715,13 @@ package final class ClientConnection {
             // An invalid or too large body already answered the client and dropped `conn`.
             guard phase == .proxying else { return }
         }
-        conn.readEvent.add(timeout: entry.readTimeout)
+        conn.readEvent.add(timeout: exchangeTimeouts.read)
         guard conn.flush() else {
             upstreamWriteFailed(conn)
             return
         }
         if !conn.output.isEmpty {
-            conn.writeEvent.add(timeout: entry.sendTimeout)
+            conn.writeEvent.add(timeout: exchangeTimeouts.send)
         } else if !requestBodyDone {
             // All written at once: nothing will call upstreamWritable, so go on with the body
             // here (the client's reading may be paused for a full input buffer).
@@ -826,7 +826,7 @@ package final class ClientConnection {
             return
         }
         if !conn.output.isEmpty {
-            conn.writeEvent.add(timeout: config!.routes[routeIndex].sendTimeout)
+            conn.writeEvent.add(timeout: exchangeTimeouts.send)
             if conn.output.count >= Self.outputHighWater { pauseClientRead() }
         } else if !requestBodyDone && pausedClientRead {
             resumeClientRead(timeout: worker.config.clientBodyTimeout)
@@ -879,7 +879,7 @@ package final class ClientConnection {
                     upstreamWriteFailed(conn)
                     return
                 }
-                if !conn.output.isEmpty { conn.writeEvent.add(timeout: entry.sendTimeout) }
+                if !conn.output.isEmpty { conn.writeEvent.add(timeout: exchangeTimeouts.send) }
             } else if !requestBodyDone {
                 pumpRequestBody()
             }
