@@ -707,7 +707,10 @@ package final class ClientConnection {
         conn.requests += 1
         if spooling {
             spoolSent = 0
-            fillFromSpool(conn)
+            conn.readEvent.add(timeout: exchangeTimeouts.read)
+            // The whole spooled body, however many writes it takes.
+            if !sendSpool(conn) { upstreamWriteFailed(conn) }
+            return
         } else if retainedBody > 0 {
             appendBody(from: UnsafeRawBufferPointer(start: input.base + input.readIndex, count: retainedBody), to: conn, consumeInput: false)
         } else if !requestBodyDone {
@@ -874,12 +877,7 @@ package final class ClientConnection {
         if conn.output.isEmpty {
             conn.writeEvent.delete()
             if spooling && spoolSent < spool.count {
-                fillFromSpool(conn)
-                guard conn.flush() else {
-                    upstreamWriteFailed(conn)
-                    return
-                }
-                if !conn.output.isEmpty { conn.writeEvent.add(timeout: exchangeTimeouts.send) }
+                if !sendSpool(conn) { upstreamWriteFailed(conn) }
             } else if !requestBodyDone {
                 pumpRequestBody()
             }
