@@ -95,3 +95,45 @@ struct OpenFunctionTLSTests {
         #expect(off.bodyText == "Hello, off!\n")
     }
 }
+
+/// Bodies and connection reuse over TLS.
+@Suite(.serialized, .enabled(if: SluiceProcess.isExecutable("/usr/bin/openssl") && SluiceProcess.isExecutable("/usr/bin/curl")))
+struct OpenFunctionTLSTrafficTests {
+    /// Large request bodies (Content-Length and chunked, spooled) and the large echoed response
+    /// cross TLS intact; sequential calls reuse one TLS connection.
+    @Test func largeBodiesAndReuse() throws {
+        let cert = try OF.Cert(san: "DNS:localhost,IP:127.0.0.1")
+        let fn = try StandInServer(["--mode", "body", "--https", "--cert", cert.cert, "--key", cert.key])
+        defer { fn.stop() }
+        let sluice = try OF.start(OF.route("function_uri: \"https://localhost:\(fn.port)/\", timeout: 20000"),
+                                  environment: ["SSL_CERT_FILE": cert.cert])
+        defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        let piece = Array("0123456789abcdef".utf8)
+        let body = Array([[UInt8]](repeating: piece, count: 65536).joined())  // 1 MiB
+        let expected = Array("Hello, ".utf8) + body + Array("!\n".utf8)
+
+        let byLength = try HTTPClient.request(port: sluice.proxyPort, method: "POST", path: "/hello", body: body, timeout: 20)
+        #expect(byLength.status == 200, "\(sluice.errorLog)")
+        #expect(byLength.body.count == expected.count)
+        #expect(byLength.body == expected)
+
+        var chunked: [UInt8] = []
+        for start in stride(from: 0, to: body.count, by: 100_000) {
+            let part = body[start..<min(start + 100_000, body.count)]
+            chunked += Array(String(part.count, radix: 16).utf8) + [13, 10] + part + [13, 10]
+        }
+        chunked += Array("0\r\n\r\n".utf8)
+        let bySpool = try HTTPClient.request(port: sluice.proxyPort, method: "POST", path: "/hello",
+                                             headers: [("Transfer-Encoding", "chunked")], body: chunked, timeout: 20)
+        #expect(bySpool.status == 200, "\(sluice.errorLog)")
+        #expect(bySpool.body == expected)
+
+        for _ in 0..<10 {
+            let r = try HTTPClient.request(port: sluice.proxyPort, method: "POST", path: "/hello", body: "x")
+            #expect(r.bodyText == "Hello, x!\n")
+        }
+        let stats = try StandInChild.run("/usr/bin/curl", ["-sk", "--max-time", "5", "https://127.0.0.1:\(fn.port)/_standin/stats"])
+        #expect(stats.output.hasPrefix("{\"connections\":1,\"requests\":12,"), "\(stats.output)")
+    }
+}
