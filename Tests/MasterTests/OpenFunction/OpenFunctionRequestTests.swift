@@ -247,4 +247,46 @@ import TestSupport
                 "\(sluice.errorLog)")
         #expect(fn.requestCount == before)
     }
+
+    /// `Expect: 100-continue` is answered by the gateway and not forwarded; the body then reaches
+    /// the function, and a pipelined request after a body is served on the same connection.
+    @Test func expectContinueAndPipelining() throws {
+        let fn = try OF.standIn("--mode", "body")
+        defer { fn.stop() }
+        let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/\""))
+        defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        let client = try HTTPClient(port: sluice.proxyPort, timeout: 10)
+        try client.send("POST /hello HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        let interim = try client.readResponse(skipInformational: false)
+        #expect(interim.status == 100)
+        try client.send("test")
+        let r = try client.readResponse()
+        #expect(r.status == 200)
+        #expect(r.bodyText == "Hello, test!\n")
+        try client.send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\naPOST /hello HTTP/1.1\r\nHost: x\r\n"
+                        + "Transfer-Encoding: chunked\r\n\r\n1\r\nb\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try client.readResponse().bodyText == "Hello, a!\n")
+        #expect(try client.readResponse().bodyText == "Hello, b!\n")
+        #expect(try client.readResponse().bodyText == "Hello, !\n")
+    }
+
+    /// A client that goes away while the function is still answering does not disturb the worker:
+    /// the next call succeeds.
+    @Test func clientAbortDuringCall() throws {
+        let fn = try OF.standIn("--mode", "hello", "--delay", "300")
+        defer { fn.stop() }
+        let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/after\""))
+        defer { sluice.stop() }
+        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        for _ in 0..<3 {
+            let client = try HTTPClient(port: sluice.proxyPort)
+            try client.sendRequest(path: "/hello")
+            #expect(TestSupport.waitUntil(timeout: 5) { ((try? fn.stats())?.open ?? 0) > 0 })
+            client.reset()
+        }
+        let r = try HTTPClient.request(port: sluice.proxyPort, path: "/hello", timeout: 10)
+        #expect(r.status == 200)
+        #expect(r.bodyText == "Hello, after!\n")
+    }
 }
