@@ -137,6 +137,15 @@ $(nginx_http_common)
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
+    # (b)'s twin: the same call the openfunction route makes (Host = the function's host,
+    # the service token as Basic auth, upstream keepalive).
+    location /fn {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host 127.0.0.1;
+      proxy_set_header Authorization "Basic YmVuY2g6YmVuY2g=";
+    }
   }
 }
 EOF
@@ -171,9 +180,17 @@ routes:
     id: proxy
     uri: /proxy
     upstream_id: bench
-  # (b) openfunction plugin route: SLOT, not implemented in Sluice yet. When the plugin exists,
-  # add the route here (e.g. uri: /fn with plugins: {openfunction: {...}}) and add "fn" to
-  # ROUTES below. Do not point it at a plain proxy route: that would fake the number.
+  # (b) openfunction plugin route calling the same server as a function, with a service token;
+  # keepalive_pool as large as nginx's upstream keepalive, so both keep their connections.
+  -
+    id: fn
+    uri: /fn
+    plugins:
+      openfunction:
+        function_uri: http://127.0.0.1:$UPSTREAM_PORT/fn
+        authorization:
+          service_token: "bench:bench"
+        keepalive_pool: 320
 upstreams:
   -
     id: bench
@@ -188,6 +205,5 @@ EOF
   PIDS+=("$SLUICE_PID")
   wait_http "http://127.0.0.1:$2/proxy" "${SLUICE_START_TIMEOUT:-15}"
 }
-# Route paths measured. (b) slot: append "fn:/fn" once the openfunction route exists (Sluice
-# only; nginx has no counterpart, so its column would read "-").
-ROUTES="proxy:/proxy"
+# Route paths measured: (a) plain proxy, (b) openfunction (nginx: its proxy_pass twin).
+ROUTES="proxy:/proxy fn:/fn"

@@ -100,7 +100,6 @@ for w in $WORKERS; do
           if [ $((r % 2)) = 1 ]; then order="sluice nginx"; else order="nginx sluice"; fi
           for s in $order; do
             if [ "$s" = sluice ]; then port=$SPORT; else port=$NPORT; fi
-            [ "$s" = nginx ] && [ "$path" != /proxy ] && continue
             printf '  round %s %-6s %-4s c=%-3s %s\n' "$r" "$s" "$method" "$c" "$path"
             run_wrk "$s" "$w" "$method" "$c" "$r" "$port" "$path"
           done

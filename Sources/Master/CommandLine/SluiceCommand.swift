@@ -54,7 +54,7 @@ enum ConfigCheck {
         if config.configProvider == .yaml {
             let standalone = prefix + "/conf/apisix.yaml"
             do {
-                let (_, errors) = try StandaloneConfig.load(path: standalone, plugins: PluginRegistry.schema(named:))
+                let (_, errors) = try StandaloneConfig.load(path: standalone, plugins: PluginCatalog.schema(named:))
                 for error in errors { Console.log(.error, error) }
                 if !errors.isEmpty {
                     Console.say("configuration file \(standalone) test failed")
@@ -97,7 +97,7 @@ enum SignalCommand {
             if config.configProvider == .yaml {
                 let standalone = prefix + "/conf/apisix.yaml"
                 do {
-                    _ = try StandaloneConfig.load(path: standalone, plugins: PluginRegistry.schema(named:))
+                    _ = try StandaloneConfig.load(path: standalone, plugins: PluginCatalog.schema(named:))
                 } catch {
                     Console.log(.emerg, "failed to load \(standalone): \(error.message)")
                     Console.say("configuration file \(standalone) test failed, not reloading")

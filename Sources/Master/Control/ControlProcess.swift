@@ -19,7 +19,7 @@ struct ControlContext {
 
 /// The control process: the config store's only writer (APISIX's privileged agent, nginx's cache
 /// manager: a helper process with one job). It publishes numbered snapshots and tells the master
-/// with SIGUSR2; the Admin API will live here too.
+/// with SIGUSR2. With the `local` provider it also hosts the Admin API and its store.
 ///
 /// One instance per process owns the libevent base (created after fork: the master never has
 /// one, so nothing is inherited, traps item 3) and everything that hangs off it. Callbacks get it
@@ -30,6 +30,8 @@ final class ControlProcess {
     private let logger: Logger
     private let publisher: SnapshotPublisher
     private var watcher: StandaloneWatcher?
+    private var store: ConfigStore?
+    private var admin: AdminServer?
     private var events: [OpaquePointer] = []
 
     /// How often the control process looks at `conf/apisix.yaml` and at its parent.
@@ -89,6 +91,7 @@ final class ControlProcess {
     }
 
     private func release() {
+        admin?.shutdown()
         for event in events { event_free(event) }
         events.removeAll()
         event_base_free(base)
@@ -102,13 +105,51 @@ final class ControlProcess {
             let watcher = StandaloneWatcher(path: context.prefix + "/conf/apisix.yaml")
             self.watcher = watcher
             loadStandalone(announce: context.announceAtStart)
-        case .local, .etcd:
-            // TODO(admin-api): the local store and the etcd watch land with the Admin API; until
-            // then the stored snapshot (or an empty one) is what workers serve.
+        case .local:
+            startLocal()
+        case .etcd:
+            // TODO(etcd): the etcd watch; until then the stored snapshot (or an empty one) is
+            // what workers serve.
             logger.warn("config provider \"\(context.config.configProvider.rawValue)\" is not served yet, "
                 + "workers use the stored snapshot")
             if context.announceAtStart || publisher.current == nil { publisher.announceStored() }
         }
+    }
+
+    /// The `local` provider: load the store, publish it, serve the Admin API. An unreadable store
+    /// is left untouched (never overwritten): workers keep the stored snapshot and the Admin API
+    /// answers 503 with the reason until it is repaired and the control process reloads.
+    private func startLocal() {
+        let path = ConfigStore.path(prefix: context.prefix)
+        var failure = ""
+        do {
+            store = try ConfigStore(path: path)
+        } catch {
+            failure = "the store is unusable: \(error.message)"
+            logger.alert(failure)
+        }
+        if store != nil {
+            publishStore(announce: context.announceAtStart)
+        } else if context.announceAtStart || publisher.current == nil {
+            publisher.announceStored()
+        }
+        let config = context.config
+        let api = AdminAPI(settings: config.admin, store: store, storeFailure: failure,
+                           plugins: PluginCatalog.schema(named:), pluginNames: PluginCatalog.names,
+                           committed: { [unowned self] in self.publishStore(announce: false) })
+        let server = AdminServer(base: base, address: config.admin.listen,
+                                 serverHeader: config.enableServerTokens ? "sluice/\(sluiceVersion)" : "sluice",
+                                 logger: logger, handler: api.handle)
+        admin = server
+        server.listen()
+    }
+
+    /// Publishes what the store holds (after every accepted Admin API write).
+    private func publishStore(announce: Bool) {
+        guard let store else { return }
+        let (snapshot, errors) = store.snapshot()
+        for error in errors { logger.error(error) }
+        publisher.publish(snapshot, announceUnchanged: announce)
     }
 
     /// Loads `conf/apisix.yaml` and publishes it. An unusable file keeps the previous snapshot
@@ -118,7 +159,9 @@ final class ControlProcess {
         guard let watcher else { return }
         watcher.noteCurrentFile()
         do {
-            let (snapshot, errors) = try StandaloneConfig.load(path: watcher.path, plugins: PluginRegistry.schema(named:))
+            let (snapshot, errors) = try StandaloneConfig.load(
+                path: watcher.path, environment: ControlProcess.environment(),
+                plugins: PluginCatalog.schema(named:))
             for error in errors { logger.error(error) }
             publisher.publish(snapshot, announceUnchanged: announce)
             logger.notice("config file \(watcher.path) reloaded.")
@@ -130,6 +173,21 @@ final class ControlProcess {
                 publisher.announceStored()
             }
         }
+    }
+
+    /// The process environment (for `${{VAR}}` in apisix.yaml), read without Foundation: importing
+    /// it into the Master module breaks Glibc's socket constants in release builds.
+    static func environment() -> [String: String] {
+        var variables: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                variables[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            cursor += 1
+        }
+        return variables
     }
 
     // MARK: - Events
@@ -149,6 +207,7 @@ final class ControlProcess {
         case SIGHUP:
             logger.notice("signal \(signo) (SIGHUP) received, reloading")
             if watcher != nil { loadStandalone(announce: false) }
+            if store != nil { publishStore(announce: false) }
         case SIGUSR1:
             logger.notice("signal \(signo) (SIGUSR1) received, reopening")
             logger.reopen()
@@ -185,5 +244,6 @@ final class ControlProcess {
             return
         }
         if let watcher, watcher.fileChanged() { loadStandalone(announce: false) }
+        if let admin, !admin.isListening { admin.listen() }
     }
 }

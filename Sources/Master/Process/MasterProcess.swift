@@ -116,7 +116,11 @@ final class MasterProcess {
             exit(1)
         }
         for warning in loaded.warnings { Console.log(.warn, warning) }
-        let config = loaded.config
+        var config = loaded.config
+        // An empty admin key: a random one, shown once (APISIX writes it into config.yaml).
+        for generated in config.admin.generateMissingKeys(previous: nil) {
+            Console.say("generated Admin API key for \"\(generated.name)\": \(generated.key)")
+        }
 
         for directory in ["logs", "data"] {
             let path = prefix + "/" + directory
@@ -477,12 +481,16 @@ final class MasterProcess {
             return
         }
         for warning in loaded.warnings { logger.warn(warning) }
-        if loaded.config == config {
+        var reloaded = loaded.config
+        for generated in reloaded.admin.generateMissingKeys(previous: config.admin) {
+            Console.say("generated Admin API key for \"\(generated.name)\": \(generated.key)")
+        }
+        if reloaded == config {
             if control.pid != 0 { send(SIGHUP, to: control.pid) }
             return
         }
 
-        let next = loaded.config
+        let next = reloaded
         let count = next.resolvedWorkerProcesses
         if let failure = listeners.ensure(slots: count, addresses: next.nodeListen) {
             logger.log(.emerg, failure)

@@ -3,7 +3,11 @@
 // whole file, naming the key. Keys APISIX knows but Sluice does not use are accepted silently,
 // because real APISIX files carry many of them; anything else is a warning.
 
+import CLibevent
 import Yams
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension GatewayConfig {
     /// Reads and validates `config.yaml`. Unknown keys become warnings naming them; a bad value of a
@@ -19,6 +23,7 @@ extension GatewayConfig {
         if case .scalar(let scalar) = root, scalar.string.isEmpty { return (loader.config, []) }
         try loader.walk(root, at: "")
         try loader.resolveProvider()
+        try loader.checkAdminKeyPolicy()
         return (loader.config, loader.warnings)
     }
 }
@@ -36,7 +41,7 @@ private struct ConfigYAMLLoader {
     /// Mappings Sluice descends into.
     static let sections: Set<String> = [
         "", "apisix", "nginx_config", "nginx_config.event", "nginx_config.http", "nginx_config.http.upstream",
-        "deployment", "deployment.role_traditional", "deployment.role_data_plane",
+        "deployment", "deployment.role_traditional", "deployment.role_data_plane", "deployment.admin",
     ]
 
     /// APISIX keys (whole subtrees) Sluice accepts without using them, or reads elsewhere
@@ -63,7 +68,8 @@ private struct ConfigYAMLLoader {
         "nginx_config.http.proxy_ssl_server_name", "nginx_config.http.charset", "nginx_config.http.variables_hash_max_size",
         "nginx_config.http.underscores_in_headers", "nginx_config.http.enable_http2", "nginx_config.http.proxy_buffering",
         "nginx_config.http.lua_socket_log_errors",
-        "deployment.admin", "deployment.etcd", "deployment.role_control_plane", "deployment.certs",
+        "deployment.admin.https_admin", "deployment.admin.admin_ssl", "deployment.admin.admin_api_mtls",
+        "deployment.admin.enable_admin_ui", "deployment.etcd", "deployment.role_control_plane", "deployment.certs",
         "deployment.config_provider", "deployment.fallback_cp",
     ]
 
@@ -134,10 +140,74 @@ private struct ConfigYAMLLoader {
                 throw invalid(node, keyPath, "yaml or etcd")
             }
             dataPlaneProvider = GatewayConfig.ConfigProvider(rawValue: name)
+        case "deployment.admin.admin_listen":
+            guard case .mapping(let fields) = node, let portNode = fields["port"], let port = integer(portNode),
+                  (1...65535).contains(port) else { throw invalid(node, keyPath, "{ip, port}") }
+            let ip = fields["ip"]?.scalar?.string ?? "0.0.0.0"
+            guard Self.isNumericAddress(ip) else { throw invalid(node, keyPath, "{ip, port} with a numeric ip") }
+            config.admin.listen = GatewayConfig.ListenAddress(ip: ip, port: port)
+        case "deployment.admin.allow_admin":
+            if node.null != nil { config.admin.allowAdmin = nil; break }
+            guard case .sequence(let items) = node else { throw invalid(node, keyPath, "a list of CIDRs") }
+            var list: [String] = []
+            for item in items {
+                guard let text = item.scalar?.string, Self.isCIDR(text) else {
+                    throw invalid(item, keyPath, "a list of CIDRs such as 127.0.0.0/24 or ::1")
+                }
+                list.append(text)
+            }
+            config.admin.allowAdmin = list.isEmpty ? nil : list
+        case "deployment.admin.admin_key":
+            if node.null != nil { config.admin.keys = []; break }
+            guard case .sequence(let items) = node else { throw invalid(node, keyPath, "a list of {name, key, role}") }
+            config.admin.keys = []
+            for item in items {
+                guard case .mapping(let fields) = item else { throw invalid(item, keyPath, "a list of {name, key, role}") }
+                let roleName = fields["role"]?.scalar?.string ?? "admin"
+                guard let role = AdminSettings.Key.Role(rawValue: roleName) else {
+                    throw invalid(item, keyPath + ".role", "admin or viewer")
+                }
+                let key = fields["key"].flatMap { $0.null != nil ? "" : $0.scalar?.string } ?? ""
+                let name = fields["name"]?.scalar?.string ?? roleName
+                config.admin.keys.append(AdminSettings.Key(name: name, key: key, role: role))
+            }
+        case "deployment.admin.admin_key_required": config.admin.keyRequired = try bool(node, keyPath)
+        case "deployment.admin.enable_admin_cors": config.admin.enableCORS = try bool(node, keyPath)
+        case "deployment.admin.admin_api_version":
+            guard let version = node.scalar?.string, version == "v3" || version == "v2" else {
+                throw invalid(node, keyPath, "v3 or v2")
+            }
+            config.admin.apiVersion = version
         default:
             return false
         }
         return true
+    }
+
+    /// The docs' well-known key is public knowledge: it may only guard a loopback listener
+    /// (the "deliberately differs" table of apisix-compat.md).
+    func checkAdminKeyPolicy() throws(ConfigError) {
+        let admin = config.admin
+        guard admin.keys.contains(where: { $0.key == AdminSettings.docsKey }), !admin.listensOnLoopback else { return }
+        throw ConfigError("deployment.admin.admin_key in \(path) is the well-known key \(AdminSettings.docsKey) "
+            + "from the APISIX docs, which is allowed only while deployment.admin.admin_listen is a loopback address, "
+            + "not \(admin.listen.ip): set a key of your own (or an empty one to have one generated)")
+    }
+
+    static func isNumericAddress(_ text: String) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let bare = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+        return evutil_inet_pton(AF_INET, bare, &buffer) == 1 || evutil_inet_pton(AF_INET6, bare, &buffer) == 1
+    }
+
+    /// `a.b.c.d`, `a.b.c.d/n` (n <= 32), an IPv6 address, or one with `/n` (n <= 128).
+    static func isCIDR(_ text: String) -> Bool {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, isNumericAddress(String(parts[0])) else { return false }
+        guard parts.count == 2 else { return true }
+        let limit = parts[0].contains(":") ? 128 : 32
+        guard let bits = Int(parts[1]), parts[1].allSatisfy(\.isNumber) else { return false }
+        return bits >= 0 && bits <= limit
     }
 
     /// `deployment.role` picks which `role_*` section names the provider.

@@ -43,8 +43,11 @@ package struct GatewayConfig: Sendable, Equatable {
     package var upstreamKeepaliveRequests: Int = 1000
     /// `nginx_config.http.upstream.keepalive_timeout`, seconds. Default: 60 s.
     package var upstreamKeepaliveTimeout: Double = 60
-    /// `deployment.role_traditional.config_provider`. Default: yaml (until the Admin API lands).
-    package var configProvider: ConfigProvider = .yaml
+    /// `deployment.role_traditional.config_provider`. Default: local (the embedded store the
+    /// Admin API writes).
+    package var configProvider: ConfigProvider = .local
+    /// `deployment.admin`: the Admin API of the control process.
+    package var admin = AdminSettings()
 
     package init() {}
 

@@ -90,7 +90,9 @@ package enum SnapshotFile {
 
     private static func errnoText() -> String { String(cString: strerror(errno)) }
 
-    static func write(bytes: [UInt8], to path: String) throws(ConfigError) {
+    /// Writes `bytes` to `path` atomically and durably (temp file, fsync, rename, fsync of the
+    /// directory), mode 0600; the store of the `local` provider uses it too.
+    package static func write(bytes: [UInt8], to path: String) throws(ConfigError) {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         try makeDirectories(directory.isEmpty ? "/" : directory)
         let temporary = "\(path).tmp.\(getpid())"
@@ -142,7 +144,8 @@ package enum SnapshotFile {
         }
     }
 
-    static func readBytes(_ path: String) throws(ConfigError) -> [UInt8] {
+    /// The whole file; throws naming the failed call.
+    package static func readBytes(_ path: String) throws(ConfigError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ConfigError("open() \"\(path)\" failed (\(errno): \(errnoText()))") }
         defer { close(fd) }

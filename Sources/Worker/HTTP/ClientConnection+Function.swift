@@ -2,6 +2,9 @@
 // pools and response streaming as proxying, with generic-upstream.lua's request shape and its
 // failures (503, `failed to process <plugin>, err: <reason>`).
 import Shared
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension ClientConnection {
     /// Starts the call the route's plugin described.
@@ -41,6 +44,16 @@ extension ClientConnection {
         connectUpstream()
     }
 
+    /// Connect, send and read timeouts (seconds) of the current upstream exchange: a function
+    /// call's own `timeout` (each of the three, as generic-upstream.lua sets them), else the
+    /// route's (route `timeout`, else the upstream's, else 60 s).
+    var exchangeTimeouts: (connect: Double, send: Double, read: Double) {
+        if function != nil, let t = upstream?.config.timeout { return (t.connect, t.send, t.read) }
+        guard let runtime = config, routeIndex < runtime.routes.count else { return (60, 60, 60) }
+        let entry = runtime.routes[routeIndex]
+        return (entry.connectTimeout, entry.sendTimeout, entry.readTimeout)
+    }
+
     /// Decodes chunked body bytes from `input` into the spool; once the body is complete, calls.
     func spoolRequestBody() {
         guard let target = function else { return }
@@ -76,12 +89,35 @@ extension ClientConnection {
         connectUpstream()
     }
 
-    /// Copies the next part of the spooled body to the upstream's output.
-    func fillFromSpool(_ conn: UpstreamConnection) {
+    /// Copies the next part of the spooled body to the upstream's output; false when nothing
+    /// could be copied although bytes remain (the temporary file could not be read).
+    @discardableResult
+    func fillFromSpool(_ conn: UpstreamConnection) -> Bool {
+        let before = spoolSent
         while spoolSent < spool.count && conn.output.count < Self.outputHighWater {
             let n = spool.copy(from: spoolSent, max: 64 * 1024, into: &conn.output)
             if n == 0 { break }
             spoolSent += Int64(n)
+        }
+        return spoolSent > before || spoolSent >= spool.count || !conn.output.isEmpty
+    }
+
+    /// Sends the rest of the spooled body: fills and writes until the socket is full (then the
+    /// write event is armed and `upstreamWritable` comes back here) or the body is all sent.
+    /// A flush that empties the output must not end it: nothing else would send the rest.
+    /// false on a write or read error (`errno` set).
+    func sendSpool(_ conn: UpstreamConnection) -> Bool {
+        while true {
+            guard fillFromSpool(conn) else {
+                errno = EIO
+                return false
+            }
+            guard conn.flush() else { return false }
+            if !conn.output.isEmpty {
+                conn.writeEvent.add(timeout: exchangeTimeouts.send)
+                return true
+            }
+            if spoolSent >= spool.count { return true }
         }
     }
 

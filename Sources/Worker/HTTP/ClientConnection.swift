@@ -231,7 +231,7 @@ package final class ClientConnection {
         if output.isEmpty {
             if pausedUpstreamRead, let conn = upstreamConn {
                 pausedUpstreamRead = false
-                conn.readEvent.add(timeout: config.map { $0.routes[routeIndex].readTimeout } ?? 60)
+                conn.readEvent.add(timeout: exchangeTimeouts.read)
             }
             if finishAfterFlush { finishRequest() }
         }
@@ -651,7 +651,7 @@ package final class ClientConnection {
             let conn = attachUpstream(fd: fd, peerIndex: peerIndex, upstream: upstream)
             conn.address = address
             conn.state = .connecting
-            conn.writeEvent.add(timeout: entry.connectTimeout)
+            conn.writeEvent.add(timeout: exchangeTimeouts.connect)
         case .failed(let err):
             logUpstreamError("connect() to \(address.description) failed (\(err): \(errnoString(err))) while connecting to upstream",
                              peerIndex: peerIndex, reason: errnoString(err).lowercased())
@@ -695,9 +695,9 @@ package final class ClientConnection {
             startSending(conn, entry: entry)
         case .wantRead:
             conn.writeEvent.delete()
-            conn.readEvent.add(timeout: entry.connectTimeout)
+            conn.readEvent.add(timeout: exchangeTimeouts.connect)
         case .wantWrite:
-            conn.writeEvent.add(timeout: entry.connectTimeout)
+            conn.writeEvent.add(timeout: exchangeTimeouts.connect)
         case .failed(let reason):
             logUpstreamError("SSL_do_handshake() failed (\(reason)) while SSL handshaking to upstream", peerIndex: conn.peerIndex, reason: reason)
             dropUpstream(conn)
@@ -731,7 +731,10 @@ package final class ClientConnection {
         conn.requests += 1
         if spooling {
             spoolSent = 0
-            fillFromSpool(conn)
+            conn.readEvent.add(timeout: exchangeTimeouts.read)
+            // The whole spooled body, however many writes it takes.
+            if !sendSpool(conn) { upstreamWriteFailed(conn) }
+            return
         } else if retainedBody > 0 {
             appendBody(from: UnsafeRawBufferPointer(start: input.base + input.readIndex, count: retainedBody), to: conn, consumeInput: false)
         } else if !requestBodyDone {
@@ -739,13 +742,13 @@ package final class ClientConnection {
             // An invalid or too large body already answered the client and dropped `conn`.
             guard phase == .proxying else { return }
         }
-        conn.readEvent.add(timeout: entry.readTimeout)
+        conn.readEvent.add(timeout: exchangeTimeouts.read)
         guard conn.flush() else {
             upstreamWriteFailed(conn)
             return
         }
         if !conn.output.isEmpty {
-            conn.writeEvent.add(timeout: entry.sendTimeout)
+            conn.writeEvent.add(timeout: exchangeTimeouts.send)
         } else if !requestBodyDone {
             // All written at once: nothing will call upstreamWritable, so go on with the body
             // here (the client's reading may be paused for a full input buffer).
@@ -850,7 +853,7 @@ package final class ClientConnection {
             return
         }
         if !conn.output.isEmpty {
-            conn.writeEvent.add(timeout: config!.routes[routeIndex].sendTimeout)
+            conn.writeEvent.add(timeout: exchangeTimeouts.send)
             if conn.output.count >= Self.outputHighWater { pauseClientRead() }
         } else if !requestBodyDone && pausedClientRead {
             resumeClientRead(timeout: worker.config.clientBodyTimeout)
@@ -898,12 +901,7 @@ package final class ClientConnection {
         if conn.output.isEmpty {
             conn.writeEvent.delete()
             if spooling && spoolSent < spool.count {
-                fillFromSpool(conn)
-                guard conn.flush() else {
-                    upstreamWriteFailed(conn)
-                    return
-                }
-                if !conn.output.isEmpty { conn.writeEvent.add(timeout: entry.sendTimeout) }
+                if !sendSpool(conn) { upstreamWriteFailed(conn) }
             } else if !requestBodyDone {
                 pumpRequestBody()
             }

@@ -94,6 +94,7 @@ private func loadError(_ yaml: String) throws -> String? {
         expected.upstreamKeepaliveRequests = 500
         expected.upstreamKeepaliveTimeout = 3600
         expected.configProvider = .etcd
+        expected.admin.keys = [AdminSettings.Key(name: "admin", key: AdminSettings.docsKey, role: .admin)]
         #expect(config == expected)
     }
 

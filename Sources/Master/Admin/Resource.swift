@@ -1,0 +1,268 @@
+// The generic Admin API resource (APISIX's admin/resource.lua, core/etcd.lua's response shapes,
+// admin/utils.lua's timestamps, v3_adapter.lua's list paging and filters), for any descriptor.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// GET / PUT / POST / PATCH / DELETE of one resource type against the store.
+struct Resource {
+    let descriptor: ResourceDescriptor
+    let store: ConfigStore
+    let plugins: PluginSchemaLookup
+    /// Called after every commit, to publish the new state.
+    let committed: () -> Void
+
+    private var environment: CheckEnvironment { CheckEnvironment(plugins: plugins, store: store) }
+
+    /// `/apisix/<name>/<id>`: the key APISIX shows.
+    private func key(_ id: String) -> String { "/apisix/\(descriptor.name)/\(id)" }
+
+    /// Runs `method` on `id` (nil when the URL has none) with `subPath` (the segments after the
+    /// id, joined by `/`; nil when there are none) and the parsed body.
+    func handle(method: String, id: String?, subPath: String?, body: JSONValue?, query: [String: String]) -> AdminResponse {
+        switch method {
+        case "GET": id.map(get) ?? list(query)
+        case "PUT": put(id: id, body: body)
+        case "POST": post(id: id, body: body)
+        case "DELETE": delete(id: id, force: query["force"] == "true")
+        case "PATCH": patch(id: id, subPath: subPath, body: body)
+        default: AdminResponse.error(404, "not found")
+        }
+    }
+
+    // MARK: - Reads
+
+    private static let keyNotFound = AdminResponse.json(404, .object(["message": "Key not found"]))
+
+    private func get(_ id: String) -> AdminResponse {
+        guard let item = store.item(descriptor.name, id) else { return Resource.keyNotFound }
+        return AdminResponse.json(200, node(id, item))
+    }
+
+    private func node(_ id: String, _ item: StoredItem) -> JSONValue {
+        .object(["key": .string(key(id)), "value": item.value, "createdIndex": .number(Double(item.createdIndex)),
+                 "modifiedIndex": .number(Double(item.modifiedIndex))])
+    }
+
+    private func list(_ query: [String: String]) -> AdminResponse {
+        let items = store.items(descriptor.name)
+        // etcd returns a range in key byte order.
+        var ids = items.keys.sorted { Array(key($0).utf8).lexicographicallyPrecedes(Array(key($1).utf8)) }
+        ids = ids.filter { matchesFilters(items[$0]!.value, query) }
+        let total = ids.count
+        if let page = query["page"].flatMap(Double.init), let size = query["page_size"].flatMap(Double.init) {
+            guard size >= 10, size <= 500 else { return AdminResponse.text(400, "page_size must be between 10 and 500") }
+            ids.sort { items[$0]!.createdIndex < items[$1]!.createdIndex }
+            let first = (max(Int(page), 1) - 1) * Int(size)
+            ids = first < ids.count ? Array(ids[first..<min(first + Int(size), ids.count)]) : []
+        }
+        return AdminResponse.json(200, .object([
+            "list": .array(ids.map { node($0, items[$0]!) }), "total": .number(Double(total)),
+        ]))
+    }
+
+    private func matchesFilters(_ value: JSONValue, _ query: [String: String]) -> Bool {
+        if let name = query["name"], !ListFilter.matches(value["name"]?.stringValue ?? "", name) { return false }
+        if let label = query["label"], value["labels"]?[label] == nil { return false }
+        for (argument, matcher) in descriptor.listFilters {
+            if let pattern = query[argument], !matcher(value, pattern) { return false }
+        }
+        return true
+    }
+
+    // MARK: - Writes
+
+    /// resource.lua `check_conf`: body present, id rules, forbidden timestamps, then the
+    /// descriptor's check. Returns the id (as the store keys it) and the value to store.
+    private func checkConf(urlId: String?, body: JSONValue?, needId: Bool,
+                           allowTimestamps: Bool) -> Result<(id: String, value: JSONValue), AdminError> {
+        guard var value = body else { return .failure(AdminError("missing configurations")) }
+        var members = value.objectValue
+        let bodyId = members?["id"]
+        let id: String? = urlId ?? bodyId.map(Resource.luaString)
+        if needId, id == nil { return .failure(AdminError("missing \(descriptor.kind) id")) }
+        if !needId, id != nil { return .failure(AdminError("wrong \(descriptor.kind) id, do not need it")) }
+        if let urlId, let bodyId, Resource.luaString(bodyId) != urlId {
+            return .failure(AdminError("wrong \(descriptor.kind) id"))
+        }
+        // A URL id is stored as a string; an id only in the body keeps its JSON type.
+        if let urlId, members != nil {
+            members!["id"] = .string(urlId)
+            value = .object(members!)
+        }
+        if !allowTimestamps, let message = forbiddenProperty(value) { return .failure(AdminError(message)) }
+        let storeId = id ?? ""
+        if let error = descriptor.check(value, storeId, environment) { return .failure(AdminError(error.message)) }
+        return .success((storeId, value))
+    }
+
+    /// `the property is forbidden:  create_time` (two spaces, as APISIX prints it).
+    private func forbiddenProperty(_ value: JSONValue) -> String? {
+        let fields = ["create_time", "update_time"]
+        for field in fields where value[field] != nil { return "the property is forbidden:  \(field)" }
+        for parent in descriptor.nestedForbidden {
+            for field in fields where value[parent]?[field] != nil {
+                return "the property is forbidden:  \(parent).\(field)"
+            }
+        }
+        return nil
+    }
+
+    /// Lua's `tostring` of an id: strings as they are, numbers as cjson prints them.
+    static func luaString(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let text): text
+        case .number(let number): JSONValue.formatNumber(number)
+        default: value.jsonText
+        }
+    }
+
+    private func put(id urlId: String?, body: JSONValue?) -> AdminResponse {
+        let checked: (id: String, value: JSONValue)
+        switch checkConf(urlId: urlId, body: body, needId: true, allowTimestamps: false) {
+        case .failure(let error): return AdminResponse.error(400, error.message)
+        case .success(let result): checked = result
+        }
+        let previous = store.item(descriptor.name, checked.id)
+        let now = JSONValue.number(Double(time(nil)))
+        let value = Resource.withMembers(checked.value) { members in
+            members["create_time"] = previous?.value["create_time"] ?? now
+            members["update_time"] = now
+        }
+        return write(.put(resource: descriptor.name, id: checked.id, value: value), id: checked.id,
+                     status: previous == nil ? 201 : 200)
+    }
+
+    private func post(id urlId: String?, body: JSONValue?) -> AdminResponse {
+        switch checkConf(urlId: urlId, body: body, needId: false, allowTimestamps: false) {
+        case .failure(let error): return AdminResponse.error(400, error.message)
+        case .success(let checked):
+            // etcd's push: the id is the revision of the write, zero-padded to 20 digits.
+            let digits = String(store.nextRevision)
+            let id = String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+            let now = JSONValue.number(Double(time(nil)))
+            let value = Resource.withMembers(checked.value) { members in
+                members["id"] = .string(id)
+                members["create_time"] = now
+                members["update_time"] = now
+            }
+            return write(.put(resource: descriptor.name, id: id, value: value), id: id, status: 201)
+        }
+    }
+
+    private func delete(id: String?, force: Bool) -> AdminResponse {
+        guard let id else { return AdminResponse.error(400, "missing \(descriptor.kind) id") }
+        if !force, let deleteCheck = descriptor.deleteCheck, let message = deleteCheck(id, store) {
+            return AdminResponse.error(400, message)
+        }
+        guard store.item(descriptor.name, id) != nil else { return Resource.keyNotFound }
+        do {
+            try store.commit(.delete(resource: descriptor.name, id: id))
+        } catch {
+            return AdminResponse.error(503, error.message)
+        }
+        committed()
+        return AdminResponse.json(200, .object(["deleted": "1", "key": .string(key(id))]))
+    }
+
+    private func patch(id: String?, subPath: String?, body: JSONValue?) -> AdminResponse {
+        guard let id else { return AdminResponse.error(400, "missing \(descriptor.kind) id") }
+        guard let body else { return AdminResponse.error(400, "missing new configuration") }
+        let subPath = subPath ?? ""
+        if subPath.isEmpty, body.objectValue == nil { return AdminResponse.error(400, "invalid configuration") }
+        guard let previous = store.item(descriptor.name, id) else { return Resource.keyNotFound }
+        let now = JSONValue.number(Double(time(nil)))
+        var merged: JSONValue
+        if subPath.isEmpty {
+            merged = Resource.merge(previous.value, body)
+            merged = Resource.withMembers(merged) { members in
+                if members["create_time"] == nil { members["create_time"] = now }
+                // The PATCH body may set update_time itself.
+                if body["update_time"] == nil || members["update_time"] == nil { members["update_time"] = now }
+            }
+        } else {
+            switch Resource.patch(previous.value, path: subPath.split(separator: "/", omittingEmptySubsequences: false).map(String.init), with: body) {
+            case .failure(let error): return AdminResponse.error(400, error.message)
+            case .success(let value): merged = value
+            }
+            merged = Resource.withMembers(merged) { members in
+                if members["create_time"] == nil { members["create_time"] = now }
+                members["update_time"] = now
+            }
+        }
+        switch checkConf(urlId: id, body: merged, needId: true, allowTimestamps: true) {
+        case .failure(let error): return AdminResponse.error(400, error.message)
+        case .success(let checked):
+            return write(.put(resource: descriptor.name, id: id, value: checked.value), id: id, status: 200)
+        }
+    }
+
+    private func write(_ change: ConfigStore.Change, id: String, status: Int) -> AdminResponse {
+        let item: StoredItem?
+        do {
+            item = try store.commit(change)
+        } catch {
+            return AdminResponse.error(503, error.message)
+        }
+        committed()
+        return AdminResponse.json(status, .object(["key": .string(key(id)), "value": item?.value ?? .null]))
+    }
+
+    // MARK: - JSON helpers
+
+    static func withMembers(_ value: JSONValue, _ body: (inout [String: JSONValue]) -> Void) -> JSONValue {
+        guard case .object(var members) = value else { return value }
+        body(&members)
+        return .object(members)
+    }
+
+    /// core/table.lua `merge`: objects merge member by member, `null` removes a member, anything
+    /// else (arrays included) replaces.
+    static func merge(_ base: JSONValue, _ patch: JSONValue) -> JSONValue {
+        guard case .object(var members) = base, case .object(let changes) = patch else { return patch }
+        for (name, change) in changes {
+            switch change {
+            case .null: members[name] = nil
+            case .object:
+                if let current = members[name], case .object = current {
+                    members[name] = merge(current, change)
+                } else {
+                    members[name] = merge(.object([:]), change)
+                }
+            default: members[name] = change
+            }
+        }
+        return .object(members)
+    }
+
+    /// core/table.lua `patch`: sets the value at `path`, creating missing objects on the way.
+    /// An empty last segment replaces the whole value.
+    static func patch(_ value: JSONValue, path: [String], with replacement: JSONValue) -> Result<JSONValue, AdminError> {
+        guard let first = path.first else { return .success(replacement) }
+        guard case .object(var members) = value else {
+            return .failure(AdminError("invalid sub-path: /" + path.joined(separator: "/")))
+        }
+        if path.count == 1 {
+            if first.isEmpty { return .success(replacement) }
+            members[first] = replacement
+            return .success(.object(members))
+        }
+        let child = members[first] ?? .object([:])
+        guard case .object = child else { return .failure(AdminError("invalid sub-path: /" + first)) }
+        switch patch(child, path: Array(path.dropFirst()), with: replacement) {
+        case .failure(let error):
+            return .failure(AdminError(error.message.replacingOccurrences(of: "invalid sub-path: /", with: "invalid sub-path: /\(first)/")))
+        case .success(let updated):
+            members[first] = updated
+            return .success(.object(members))
+        }
+    }
+}
+
+/// An Admin API refusal: its `error_msg`.
+struct AdminError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
