@@ -150,6 +150,7 @@ class Driver:
         self.workers_target = 2
         self.level = "info"
         self.variant = 0
+        self.log = []  # [time, what]: every action, so a failure can be put next to what preceded it
 
     def phase(self, name):
         now = time.monotonic()
@@ -202,7 +203,8 @@ class Driver:
         except OSError as error:
             return "error %s" % error
 
-    def hup(self):
+    def hup(self, what="no-op reload"):
+        self.log.append([time.monotonic(), what])
         os.kill(self.master, signal.SIGHUP)
 
     def reloads(self, count):
@@ -217,7 +219,7 @@ class Driver:
                 self.level = "warn" if changes % 2 == 1 else "info"
                 before = set(workers(self.master))
                 self.write_config()
-                self.hup()
+                self.hup("reload: worker_processes %d, error_log_level %s" % (self.workers_target, self.level))
                 target = self.workers_target
                 ok = wait_for(lambda: (lambda now: len(now) == target and not (set(now) & before))(
                     workers(self.master)), 10, 0.01)
@@ -227,7 +229,7 @@ class Driver:
             elif i % every == every // 2 and self.args.routes == "yaml":
                 # A route change through apisix.yaml (the yaml provider reads it on SIGHUP).
                 self.write_apisix(1, "/extra/%d" % i)
-                self.hup()
+                self.hup("reload: apisix.yaml changed")
             else:
                 self.hup()
             self.actions["reloads"] += 1
@@ -240,6 +242,7 @@ class Driver:
         for i in range(count):
             weight = 1 + i % 3
             if self.args.routes == "admin":
+                self.log.append([time.monotonic(), "Admin API change %d" % (i + 1)])
                 if i % 2 == 0:
                     status = self.admin("PUT", "load", {
                         "uri": "/load", "desc": "lifecycle change %d" % i,
@@ -252,7 +255,7 @@ class Driver:
                     self.note("Admin API change %d answered %s" % (i + 1, status))
             else:
                 self.write_apisix(weight, "/extra/%d" % i if i % 2 else None)
-                self.hup()
+                self.hup("apisix.yaml change %d" % (i + 1))
             self.actions["changes"] += 1
             time.sleep(self.args.interval * 2)
 
@@ -272,6 +275,7 @@ class Driver:
         os.kill(victim, signal.SIGSTOP)
         ports = held_client_ports(victim, self.args.port)
         at = time.monotonic()
+        self.log.append([at, "kill -9 worker %d" % victim])
         os.kill(victim, signal.SIGKILL)
         others = set(current) - {victim}
 
@@ -309,7 +313,7 @@ class Driver:
         time.sleep(a.warmup)
         self.phases[-1]["end"] = time.monotonic()
         with open(a.out, "w") as out:
-            json.dump({"phases": self.phases, "kills": self.kills, "actions": self.actions,
+            json.dump({"phases": self.phases, "kills": self.kills, "actions": self.actions, "log": self.log,
                        "problems": self.problems}, out)
 
 

@@ -165,6 +165,9 @@ async def main():
     stats = Stats()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # A parent that blocks signals (a test runner's thread) passes its mask on: SIGTERM, which
+    # ends the load, must get through.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     for signo in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signo, stop.set)
     loop.call_later(args.max_seconds, stop.set)

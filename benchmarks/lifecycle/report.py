@@ -69,8 +69,13 @@ def main():
                                              row["errors"], row["explained"]))
         if name not in ("before", "after") and row["ok"] == 0:
             problems.append("no successful request during %s: the load did not run" % name)
+    def preceding(t):
+        before = [entry for entry in events.get("log", []) if entry[0] <= t]
+        return "%.0f ms after %s" % ((t - before[-1][0]) * 1000, before[-1][1]) if before else "before any action"
+
     for phase, kind, failure in unexplained[:20]:
-        print("  unexplained %s in %s: start %.3f end %.3f port %d %s %s" % (kind, phase, *failure[:5]))
+        print("  unexplained %s in %s: start %.3f end %.3f port %d %s %s (%s)"
+              % (kind, phase, *failure[:5], preceding(failure[0])))
     if len(unexplained) > 20:
         print("  ... %d more" % (len(unexplained) - 20))
 
