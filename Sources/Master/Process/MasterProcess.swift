@@ -502,6 +502,16 @@ final class MasterProcess {
         generation += 1
         logger.notice("start generation \(generation): \(count) worker processes")
 
+        // Let go of the sockets the new generation does not have first: then no new worker
+        // inherits them at fork, and the retiring worker that still serves one holds its last
+        // reference. Its graceful stop accepts what is queued there before closing it; any other
+        // holder closing last would reset the connections queued meanwhile.
+        var keep = Set<Listeners.Key>()
+        for slot in 0..<count {
+            for address in next.nodeListen { keep.insert(Listeners.Key(slot: slot, address: address)) }
+        }
+        listeners.closeAll(except: keep)
+
         // Start new...
         let old = workers
         let now = clock.now
@@ -512,11 +522,6 @@ final class MasterProcess {
             retiring[slot.pid] = "worker process"
             send(SIGQUIT, to: slot.pid)
         }
-        var keep = Set<Listeners.Key>()
-        for slot in 0..<count {
-            for address in next.nodeListen { keep.insert(Listeners.Key(slot: slot, address: address)) }
-        }
-        listeners.closeAll(except: keep)
 
         // The control process gets the new settings by being replaced (the Admin API's listen
         // address lives in them); the next one starts as soon as this one has exited, so two
