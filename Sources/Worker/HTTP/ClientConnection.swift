@@ -45,8 +45,6 @@ package final class ClientConnection {
     var realIP: IPAddress?
     var listenerPort = 0
     var phase: Phase = .waiting
-    /// Ranges (into `head`) of the tokens of `Connection` headers: headers they name are hop-by-hop.
-    var connectionTokens: [Range<Int>] = []
 
     // MARK: Per-request state
     var config: RuntimeConfig?
@@ -114,7 +112,6 @@ package final class ClientConnection {
         readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder)
         writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder)
         path.reserveCapacity(256)
-        connectionTokens.reserveCapacity(8)
         upstreamStatuses.reserveCapacity(4)
         upstreamPeers.reserveCapacity(4)
     }
@@ -329,7 +326,6 @@ package final class ClientConnection {
         upstreamPeers.removeAll(keepingCapacity: true)
         upstreamHeaderMs = -1
         finishAfterFlush = false
-        connectionTokens.removeAll(keepingCapacity: true)
         function = nil
         functionExt = nil
         if spooling { spool.reset() }
@@ -352,7 +348,6 @@ package final class ClientConnection {
         phase = .responding
         let bytes = head.readable
 
-        collectConnectionTokens(bytes)
         realIPRange = nil
         realIP = nil
         if peerTrusted, let field = h.firstHeader(.xRealIP), let ip = IPAddress(bytes: bytes.slice(field.valueRange)) {
@@ -457,27 +452,24 @@ package final class ClientConnection {
         }
     }
 
-    private func collectConnectionTokens(_ bytes: UnsafeRawBufferPointer) {
-        for field in parser.head.headers where field.known == .connection {
-            var start = field.valueRange.lowerBound
-            let end = field.valueRange.upperBound
-            while start < end {
-                var stop = start
-                while stop < end && bytes[stop] != UInt8(ascii: ",") { stop += 1 }
-                var a = start, b = stop
-                while a < b && (bytes[a] == 32 || bytes[a] == 9) { a += 1 }
-                while b > a && (bytes[b - 1] == 32 || bytes[b - 1] == 9) { b -= 1 }
-                if a < b && connectionTokens.count < 16 { connectionTokens.append(a..<b) }
-                start = stop + 1
-            }
-        }
+    /// Whether a header named `name` is hop-by-hop because a `Connection` header names it
+    /// (`tokens` are the parser's ranges into `bytes`).
+    @inline(__always)
+    static func isNamed(_ name: UnsafeRawBufferPointer, in tokens: [Range<Int>], _ bytes: UnsafeRawBufferPointer) -> Bool {
+        for token in tokens where Bytes.equalsIgnoringCase(name, bytes.slice(token)) { return true }
+        return false
     }
 
-    /// Whether a header is hop-by-hop because the client's `Connection` names it.
+    /// Appends a client header field `name: value` unless a `Connection` header names it.
     @inline(__always)
-    func isNamedInConnection(_ name: UnsafeRawBufferPointer, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        for token in connectionTokens where Bytes.equalsIgnoringCase(name, bytes.slice(token)) { return true }
-        return false
+    func appendEndToEnd(_ field: HTTPHeaderField, _ bytes: UnsafeRawBufferPointer, to out: inout ByteBuffer) {
+        let name = bytes.slice(field.nameRange)
+        let tokens = parser.head.connectionTokens
+        if !tokens.isEmpty && Self.isNamed(name, in: tokens, bytes) { return }
+        out.append(name)
+        out.append(": ")
+        out.append(bytes.slice(field.valueRange))
+        out.append("\r\n")
     }
 
     /// The request head for the upstream (apisix-compat.md section 5): the client's method and
@@ -533,12 +525,7 @@ package final class ClientConnection {
                 xffSeen = true
                 continue
             default:
-                let name = bytes.slice(field.nameRange)
-                if !connectionTokens.isEmpty && isNamedInConnection(name, bytes) { continue }
-                forwardHead.append(name)
-                forwardHead.append(": ")
-                forwardHead.append(bytes.slice(field.valueRange))
-                forwardHead.append("\r\n")
+                appendEndToEnd(field, bytes, to: &forwardHead)
             }
         }
         forwardHead.append(xffSeen ? ", " : "X-Forwarded-For: ")
@@ -1122,7 +1109,7 @@ package final class ClientConnection {
                 let name = bytes.slice(field.nameRange)
                 if Bytes.equalsIgnoringCase(name, "server") { continue }
                 if Bytes.equalsIgnoringCase(name, "date") { sawDate = true }
-                if responseNamesInConnection(name, conn) { continue }
+                if !rh.connectionTokens.isEmpty && Self.isNamed(name, in: rh.connectionTokens, bytes) { continue }
             }
             output.append(bytes.slice(field.nameRange))
             output.append(": ")
@@ -1169,25 +1156,6 @@ package final class ClientConnection {
         responseBodyStart = output.writeIndex
         conn.input.consume(rh.headEnd)
         forwardResponseBody(conn)
-    }
-
-    private func responseNamesInConnection(_ name: UnsafeRawBufferPointer, _ conn: UpstreamConnection) -> Bool {
-        let rh = conn.parser.head
-        let bytes = conn.input.readable
-        for field in rh.headers where field.known == .connection {
-            var start = field.valueRange.lowerBound
-            let end = field.valueRange.upperBound
-            while start < end {
-                var stop = start
-                while stop < end && bytes[stop] != UInt8(ascii: ",") { stop += 1 }
-                var a = start, b = stop
-                while a < b && (bytes[a] == 32 || bytes[a] == 9) { a += 1 }
-                while b > a && (bytes[b - 1] == 32 || bytes[b - 1] == 9) { b -= 1 }
-                if a < b && Bytes.equalsIgnoringCase(name, bytes.slice(a..<b)) { return true }
-                start = stop + 1
-            }
-        }
-        return false
     }
 
     private func appendUpstreamStatusHeader() {

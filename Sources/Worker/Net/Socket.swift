@@ -2,7 +2,7 @@
 // vocabulary of outcomes (ngx_event_connect.c), peer addresses as text.
 package import CLibevent
 #if canImport(Glibc)
-package import Glibc
+import Glibc
 #endif
 
 /// A resolved IPv4 or IPv6 socket address.
@@ -43,31 +43,6 @@ package struct SocketAddress: Sendable {
         return nil
     }
 
-    /// Resolves a host name with the system resolver (blocking: used when a snapshot is applied,
-    /// never per request). The first address wins, IPv4 preferred.
-    package static func resolve(host: String, port: Int) -> SocketAddress? {
-        if let numeric = SocketAddress(numericHost: host, port: port) { return numeric }
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_family = AF_UNSPEC
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &result) == 0, let first = result else { return nil }
-        defer { freeaddrinfo(first) }
-        var chosen: UnsafeMutablePointer<addrinfo>? = first
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let c = cursor {
-            if c.pointee.ai_family == AF_INET { chosen = c; break }
-            cursor = c.pointee.ai_next
-        }
-        guard let c = chosen, let addr = c.pointee.ai_addr else { return nil }
-        var out = SocketAddress()
-        withUnsafeMutableBytes(of: &out.storage) { dst in
-            dst.copyMemory(from: UnsafeRawBufferPointer(start: addr, count: Int(c.pointee.ai_addrlen)))
-        }
-        out.length = c.pointee.ai_addrlen
-        return out
-    }
-
     package var family: Int32 { Int32(storage.ss_family) }
 
     /// `127.0.0.1` or `::1` (no port).
@@ -87,7 +62,7 @@ package struct SocketAddress: Sendable {
                 }
             }
         }
-        return String(cString: buf)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     package var port: Int {

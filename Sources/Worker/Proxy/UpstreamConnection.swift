@@ -1,4 +1,4 @@
-package import CLibevent
+import CLibevent
 package import Shared
 #if canImport(Glibc)
 import Glibc
