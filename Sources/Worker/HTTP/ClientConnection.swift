@@ -100,14 +100,18 @@ package final class ClientConnection {
     var requestSerial: UInt64 = 0
 
     static let outputHighWater = 64 * 1024
+    static let initialBuffer = 4 * 1024
     static let loopback: [UInt8] = Array("127.0.0.1".utf8)
 
     init(worker: WorkerLoop) {
         self.worker = worker
-        input = ByteBuffer(capacity: 16 * 1024, limit: 64 * 1024)
-        output = ByteBuffer(capacity: 16 * 1024, limit: 1024 * 1024)
-        head = ByteBuffer(capacity: 4 * 1024, limit: 64 * 1024)
-        forwardHead = ByteBuffer(capacity: 4 * 1024, limit: 96 * 1024)
+        // Small to start (a typical head and response fit; nginx's client_header_buffer_size is
+        // 1k): memory per connection is what bounds RSS at many connections. They grow, by
+        // doubling, only for large heads and bodies, and `close()` shrinks them back.
+        input = ByteBuffer(capacity: Self.initialBuffer, limit: 64 * 1024)
+        output = ByteBuffer(capacity: Self.initialBuffer, limit: 1024 * 1024)
+        head = ByteBuffer(capacity: 2 * 1024, limit: 64 * 1024)
+        forwardHead = ByteBuffer(capacity: 2 * 1024, limit: 96 * 1024)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
         readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder)
         writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder)
@@ -159,8 +163,12 @@ package final class ClientConnection {
         config = nil
         upstream = nil
         phase = .closing
-        input.shrink(to: 16 * 1024)
-        head.shrink(to: 4 * 1024)
+        input.clear()
+        output.clear()
+        input.shrink(to: Self.initialBuffer)
+        output.shrink(to: Self.initialBuffer)
+        head.clear()
+        head.shrink(to: 2 * 1024)
         worker.recycle(self)
     }
 

@@ -2,7 +2,7 @@
 // vocabulary of outcomes (ngx_event_connect.c), peer addresses as text.
 package import CLibevent
 #if canImport(Glibc)
-import Glibc
+package import Glibc
 #endif
 
 /// A resolved IPv4 or IPv6 socket address.
