@@ -768,10 +768,7 @@ package final class ClientConnection {
                 switch event {
                 case .data(let range):
                     let data = bytes.slice((offset + range.lowerBound)..<(offset + range.upperBound))
-                    conn.output.append(hex: data.count)
-                    conn.output.append("\r\n")
-                    conn.output.append(data)
-                    conn.output.append("\r\n")
+                    conn.output.appendChunk(data)
                 case .end:
                     conn.output.append("0\r\n\r\n")
                     requestBodyDone = true
@@ -809,10 +806,7 @@ package final class ClientConnection {
                         abortWithError(413)
                         return
                     }
-                    conn.output.append(hex: data.count)
-                    conn.output.append("\r\n")
-                    conn.output.append(data)
-                    conn.output.append("\r\n")
+                    conn.output.appendChunk(data)
                 case .end:
                     conn.output.append("0\r\n\r\n")
                     requestBodyDone = true
@@ -1197,10 +1191,7 @@ package final class ClientConnection {
                 case .data(let range):
                     let data = conn.input.readable.slice(range)
                     if chunkedToClient {
-                        output.append(hex: data.count)
-                        output.append("\r\n")
-                        output.append(data)
-                        output.append("\r\n")
+                        output.appendChunk(data)
                     } else {
                         output.append(data)
                     }
@@ -1226,10 +1217,7 @@ package final class ClientConnection {
             if n > 0 {
                 let data = conn.input.readable
                 if chunkedToClient {
-                    output.append(hex: n)
-                    output.append("\r\n")
-                    output.append(data)
-                    output.append("\r\n")
+                    output.appendChunk(data)
                 } else {
                     output.append(data)
                 }
