@@ -129,8 +129,9 @@ final class EtcdServer {
 final class EtcdNode {
     let sluice: SluiceProcess
 
-    init(etcd: EtcdServer, workers: Int = 1, extraFiles: [String: String] = [:], start: Bool = true) throws {
-        sluice = try SluiceProcess(configYAML: EtcdNode.config(hosts: [etcd.url], workers: workers), workers: workers,
+    /// `hosts`: the `deployment.etcd.host` list; nil is `[etcd.url]`.
+    init(etcd: EtcdServer, hosts: [String]? = nil, workers: Int = 1, extraFiles: [String: String] = [:], start: Bool = true) throws {
+        sluice = try SluiceProcess(configYAML: EtcdNode.config(hosts: hosts ?? [etcd.url], workers: workers), workers: workers,
                                    extraFiles: extraFiles)
         if start {
             try sluice.start(waitForWorkers: true)

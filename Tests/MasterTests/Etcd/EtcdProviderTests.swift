@@ -231,6 +231,23 @@ struct EtcdProviderTests {
         #expect(node.waitForStatus("/r/10000", 200, timeout: 30))
     }
 
+    /// Endpoints of the `host` list that refuse connections are skipped, for reads, writes and
+    /// the watch alike.
+    @Test func unreachableEndpointsAreSkipped() throws {
+        let upstream = try TestUpstream(recording: false) { _ in .text(Self.upstreamBody) }
+        defer { upstream.stop() }
+        let etcd = try EtcdServer()
+        let closed = SluiceProcess.freePorts(2).map { "http://127.0.0.1:\($0)" }
+        let node = try EtcdNode(etcd: etcd, hosts: [closed[0], etcd.url, closed[1]])
+        #expect(node.waitForSync())
+        for index in 0..<5 {
+            let route = #"{"uri":"/f\#(index)","upstream":{"type":"roundrobin","nodes":{"\#(upstream.address)":1}}}"#
+            #expect(try node.admin("PUT", "/routes/f\(index)", route).status == 201)
+            try etcd.put("/apisix/routes/d\(index)", route.replacingOccurrences(of: "/f", with: "/d"))
+        }
+        #expect(node.waitForStatus("/f4", 200) && node.waitForStatus("/d4", 200))
+    }
+
     /// `deployment.etcd` is parsed strictly.
     @Test func etcdSettingsAreChecked() throws {
         let bad = try SluiceProcess(configYAML: EtcdNode.config(hosts: ["https://127.0.0.1:2379"]))
