@@ -65,7 +65,7 @@ run-etcd: build test-deps
 	sleep 1; kill -0 $$etcd_pid 2>/dev/null || { echo "etcd did not start (port $(ETCD_PORT) taken? set ETCD_PORT):"; \
 	  tail -5 $$prefix/logs/etcd.log; exit 1; }; \
 	echo "etcd pid $$etcd_pid on 127.0.0.1:$(ETCD_PORT); sluice prefix $$prefix"; \
-	bin=$$($(SWIFT) build -c release --show-bin-path); \
+	bin=$$($(SWIFT) build $(RELEASE) --show-bin-path); \
 	$$bin/sluice -p $$prefix
 
 test: build-debug test-deps
