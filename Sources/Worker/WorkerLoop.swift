@@ -42,14 +42,15 @@ package final class WorkerLoop {
     package private(set) var quitting = false
     private var quitDeadline: OpaquePointer?
 
-    package init(context: WorkerContext) {
+    /// `ownsStderr`: make fd 2 the error log (a worker process; not a unit test's process).
+    package init(context: WorkerContext, ownsStderr: Bool = true) {
         self.context = context
         masterPid = getppid()
         let errorLogPath = context.config.errorLog.hasPrefix("/") ? context.config.errorLog : context.prefix + "/" + context.config.errorLog
         logger = Logger(path: errorLogPath, level: context.config.errorLogLevel)
         // libevent prints its warnings to stderr: make stderr the error log, as nginx does, before
         // the event base exists so its start-up errors land there too.
-        if logger.fd > 2 { dup2(logger.fd, 2) }
+        if ownsStderr && logger.fd > 2 { dup2(logger.fd, 2) }
         guard let base = event_base_new() else {
             logger.log(.emerg, "event_base_new() failed, exiting")
             // nginx's fatal code: the master backs off instead of respawning at once.
