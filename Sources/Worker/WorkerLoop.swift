@@ -193,9 +193,11 @@ package final class WorkerLoop {
             return
         }
         guard snapshot.generation != runtime.generation else { return }
+        let read = monotonicMilliseconds()
         runtime = RuntimeConfig(snapshot: snapshot, defaults: config, previous: runtime)
         // The loop is stalled meanwhile (process-model.md budget: well under 100 ms at 10,000 routes).
-        logger.log(.info, "configuration generation \(runtime.generation) applied (\(snapshot.routes.count) routes, \(monotonicMilliseconds() - started) ms)")
+        let done = monotonicMilliseconds()
+        logger.log(.info, "configuration generation \(runtime.generation) applied (\(snapshot.routes.count) routes, \(done - started) ms: read \(read - started) ms, build \(done - read) ms)")
     }
 
     /// Graceful stop: close listeners now, let in-flight requests finish, close idle connections,
