@@ -116,6 +116,7 @@ package final class ClientConnection {
         readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder)
         writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder)
         path.reserveCapacity(256)
+        peerText.reserveCapacity(48)
         upstreamStatuses.reserveCapacity(4)
         upstreamPeers.reserveCapacity(4)
     }
@@ -138,7 +139,8 @@ package final class ClientConnection {
         self.fd = fd
         self.peer = peer
         self.listenerPort = listenerPort
-        peerText = Array(peer.hostText.utf8)
+        peerText.removeAll(keepingCapacity: true)
+        peer.appendHostText(to: &peerText)
         peerTrusted = peerText == Self.loopback
         input.clear()
         output.clear()

@@ -47,22 +47,31 @@ package struct SocketAddress: Sendable {
 
     /// `127.0.0.1` or `::1` (no port).
     package var hostText: String {
-        var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        var bytes: [UInt8] = []
+        appendHostText(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the host as text without allocating (a stack buffer for `inet_ntop`; `out` keeps
+    /// its capacity): an accepted connection's `$remote_addr` costs no heap allocation.
+    package func appendHostText(to out: inout [UInt8]) {
+        var text: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
         var copy = storage
-        withUnsafePointer(to: &copy) { ptr in
-            ptr.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<sockaddr_storage>.size) { raw in
+        let family = self.family
+        withUnsafeMutableBytes(of: &text) { buf in
+            let cbuf = buf.baseAddress!.assumingMemoryBound(to: CChar.self)
+            withUnsafeBytes(of: &copy) { raw in
                 if family == AF_INET {
-                    let sin = UnsafeRawPointer(raw).assumingMemoryBound(to: sockaddr_in.self)
-                    var a = sin.pointee.sin_addr
-                    _ = inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
+                    var a = raw.load(fromByteOffset: MemoryLayout<sockaddr_in>.offset(of: \.sin_addr)!, as: in_addr.self)
+                    _ = inet_ntop(AF_INET, &a, cbuf, socklen_t(buf.count))
                 } else if family == AF_INET6 {
-                    let sin6 = UnsafeRawPointer(raw).assumingMemoryBound(to: sockaddr_in6.self)
-                    var a = sin6.pointee.sin6_addr
-                    _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
+                    var a = raw.load(fromByteOffset: MemoryLayout<sockaddr_in6>.offset(of: \.sin6_addr)!, as: in6_addr.self)
+                    _ = inet_ntop(AF_INET6, &a, cbuf, socklen_t(buf.count))
                 }
             }
+            var i = 0
+            while i < buf.count && buf[i] != 0 { out.append(buf[i]); i += 1 }
         }
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     package var port: Int {
