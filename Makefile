@@ -2,9 +2,14 @@
 SWIFT ?= swift
 PREFIX ?= $(CURDIR)
 DEBIAN_PACKAGES = libevent-dev libssl-dev pkg-config
+# What `make test` needs besides: a real etcd for the etcd provider's tests.
+TEST_PACKAGES = etcd-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Release builds link the Swift runtime statically: a worker then maps only the runtime code it
+# uses (measured: 15 MiB RSS per worker at 200 connections instead of 17-18 MiB).
+RELEASE = -c release --static-swift-stdlib
 
-.PHONY: deps build build-debug run test bench clean
+.PHONY: deps test-deps build build-debug run run-etcd test bench clean
 
 # Installs the Debian packages the build needs, only when missing.
 deps:
@@ -16,9 +21,19 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# Installs TEST_PACKAGES, only when missing.
+test-deps:
+	@missing=""; for p in $(TEST_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
 build: deps
-	$(SWIFT) build -c release --product sluice
-	$(SWIFT) build -c release --product sluice-function
+	$(SWIFT) build $(RELEASE) --product sluice
+	$(SWIFT) build $(RELEASE) --product sluice-function
 
 build-debug: deps
 	$(SWIFT) build --build-tests
@@ -28,12 +43,32 @@ build-debug: deps
 # the stand-in stops with Sluice.
 run: build
 	mkdir -p $(PREFIX)/logs $(PREFIX)/data
-	@bin=$$($(SWIFT) build -c release --show-bin-path); \
+	@bin=$$($(SWIFT) build $(RELEASE) --show-bin-path); \
 	$$bin/sluice-function --mode gateway --port 3233 --basic test:test > $(PREFIX)/logs/function.log 2>&1 & \
 	fn=$$!; trap 'kill $$fn 2>/dev/null; wait $$fn 2>/dev/null' EXIT INT TERM; \
 	$$bin/sluice -p $(PREFIX)
 
-test: build-debug
+# Like `run`, with `config_provider: etcd` against a throwaway etcd on 127.0.0.1:$(ETCD_PORT)
+# (data in a temp directory, stopped by pid and removed when Sluice stops). The node's prefix
+# is a temp directory too (printed). More nodes: start sluice with other ports on the same etcd.
+ETCD_PORT ?= 2379
+ETCD_PEER_PORT ?= 2380
+run-etcd: build test-deps
+	@data=$$(mktemp -d); prefix=$$(mktemp -d); mkdir -p $$prefix/conf $$prefix/logs $$prefix/data; \
+	sed 's|^\(    config_provider:\).*|\1 etcd\n  etcd:\n    host: ["http://127.0.0.1:$(ETCD_PORT)"]\n    prefix: /apisix|' \
+	  conf/config.yaml > $$prefix/conf/config.yaml; \
+	etcd --data-dir $$data/etcd --listen-client-urls http://127.0.0.1:$(ETCD_PORT) \
+	  --advertise-client-urls http://127.0.0.1:$(ETCD_PORT) --listen-peer-urls http://127.0.0.1:$(ETCD_PEER_PORT) \
+	  --initial-advertise-peer-urls http://127.0.0.1:$(ETCD_PEER_PORT) \
+	  --initial-cluster default=http://127.0.0.1:$(ETCD_PEER_PORT) > $$prefix/logs/etcd.log 2>&1 & \
+	etcd_pid=$$!; trap 'kill $$etcd_pid 2>/dev/null; wait $$etcd_pid 2>/dev/null; rm -rf $$data' EXIT INT TERM; \
+	sleep 1; kill -0 $$etcd_pid 2>/dev/null || { echo "etcd did not start (port $(ETCD_PORT) taken? set ETCD_PORT):"; \
+	  tail -5 $$prefix/logs/etcd.log; exit 1; }; \
+	echo "etcd pid $$etcd_pid on 127.0.0.1:$(ETCD_PORT); sluice prefix $$prefix"; \
+	bin=$$($(SWIFT) build $(RELEASE) --show-bin-path); \
+	$$bin/sluice -p $$prefix
+
+test: build-debug test-deps
 	bin=$$($(SWIFT) build --show-bin-path); \
 	SLUICE_BIN=$$bin/sluice SLUICE_FUNCTION_BIN=$$bin/sluice-function $(SWIFT) test --skip-build
 

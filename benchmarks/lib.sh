@@ -20,9 +20,9 @@ command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
 build_sluice() {  # release build unless SKIP_BUILD=1; sets SLUICE
 if [ "${SKIP_BUILD:-0}" = 0 ]; then
   echo "building sluice (release)..."
-  (cd "$ROOT" && swift build -c release --product sluice 2>&1 | tail -1)
+  (cd "$ROOT" && swift build -c release --static-swift-stdlib --product sluice 2>&1 | tail -1)
 fi
-SLUICE="$(cd "$ROOT" && swift build -c release --show-bin-path)/sluice"
+SLUICE="$(cd "$ROOT" && swift build -c release --static-swift-stdlib --show-bin-path)/sluice"
 [ -x "$SLUICE" ] || { echo "no sluice binary at $SLUICE" >&2; exit 1; }
 }
 

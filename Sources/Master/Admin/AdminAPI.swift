@@ -10,17 +10,17 @@ final class AdminAPI {
     private let settings: AdminSettings
     private let allowed: [CIDR]?
     /// nil when the store could not be loaded: every resource request then answers 503 with `storeFailure`.
-    private let store: ConfigStore?
+    private let store: (any AdminStore)?
     private let storeFailure: String
     private let plugins: PluginSchemaLookup
     private let pluginNames: [String]
     private let committed: () -> Void
 
     /// - Parameters:
-    ///   - store: the `local` store; nil with `storeFailure` when it could not be loaded.
+    ///   - store: the `local` store or the etcd provider's; nil with `storeFailure` when it could not be loaded.
     ///   - plugins / pluginNames: the plugin registry (see `PluginCatalog`).
     ///   - committed: runs after each accepted write.
-    init(settings: AdminSettings, store: ConfigStore?, storeFailure: String = "",
+    init(settings: AdminSettings, store: (any AdminStore)?, storeFailure: String = "",
          plugins: @escaping PluginSchemaLookup, pluginNames: [String], committed: @escaping () -> Void) {
         self.settings = settings
         self.allowed = settings.allowAdmin.map { $0.compactMap(CIDR.init) }
@@ -33,75 +33,106 @@ final class AdminAPI {
 
     static let prefix = "/apisix/admin"
 
-    func handle(_ request: AdminRequest) -> AdminResponse {
+    /// Answers `request` through `respond`: at once, or when the store's write completes.
+    func handle(_ request: AdminRequest, respond: @escaping (AdminResponse) -> Void) {
         // nginx: `location /apisix/admin`, then `allow ...; deny all;`.
         guard request.path == AdminAPI.prefix || request.path.hasPrefix(AdminAPI.prefix + "/") else {
-            return AdminResponse.page(404)
+            return respond(AdminResponse.page(404))
         }
         if let allowed {
             guard let peer = request.peer, allowed.contains(where: { $0.contains(peer) }) else {
-                return AdminResponse.page(403)
+                return respond(AdminResponse.page(403))
             }
         }
-        var response = route(request)
-        // admin/init.lua sets it before dispatching, so even a 401 carries it.
-        if !response.headers.contains(where: { $0.name == "Content-Type" }) {
-            response.headers.insert(("Content-Type", "application/json"), at: 0)
+        let enableCORS = settings.enableCORS
+        route(request) { response in
+            var response = response
+            // admin/init.lua sets it before dispatching, so even a 401 carries it.
+            if !response.headers.contains(where: { $0.name == "Content-Type" }) {
+                response.headers.insert(("Content-Type", "application/json"), at: 0)
+            }
+            if enableCORS && request.method != "OPTIONS" {
+                response.headers += [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true"),
+                                     ("Access-Control-Expose-Headers", "*"), ("Access-Control-Max-Age", "3600")]
+            }
+            respond(response)
         }
-        if settings.enableCORS && request.method != "OPTIONS" {
-            response.headers += [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true"),
-                                 ("Access-Control-Expose-Headers", "*"), ("Access-Control-Max-Age", "3600")]
-        }
-        return response
     }
 
-    private func route(_ request: AdminRequest) -> AdminResponse {
+    private func route(_ request: AdminRequest, respond: @escaping (AdminResponse) -> Void) {
+        switch immediate(request) {
+        case .answer(let response): respond(response)
+        case .resource(let descriptor, let store, let body): dispatch(request, descriptor, store, body, respond: respond)
+        }
+    }
+
+    /// What `immediate` made of a request.
+    private enum Routed {
+        /// Answered without the store.
+        case answer(AdminResponse)
+        /// A resource request that passed every check: for the store.
+        case resource(ResourceDescriptor, any AdminStore, JSONValue?)
+    }
+
+    /// The answer to anything but a valid resource request, which it hands back instead.
+    private func immediate(_ request: AdminRequest) -> Routed {
         if request.method == "OPTIONS", settings.enableCORS {
-            return AdminResponse(status: 200, headers: [
+            return .answer(AdminResponse(status: 200, headers: [
                 ("Content-Type", "text/plain"), ("Access-Control-Allow-Origin", "*"),
                 ("Access-Control-Allow-Methods", "POST, GET, PUT, OPTIONS, DELETE, PATCH"),
                 ("Access-Control-Max-Age", "3600"), ("Access-Control-Allow-Headers", "*"),
                 ("Access-Control-Allow-Credentials", "true"),
-            ])
+            ]))
         }
-        if request.method == "HEAD", request.path == AdminAPI.prefix { return AdminResponse(status: 200) }
+        if request.method == "HEAD", request.path == AdminAPI.prefix { return .answer(AdminResponse(status: 200)) }
         let segments = request.path.dropFirst(AdminAPI.prefix.count + 1)
             .split(separator: "/", omittingEmptySubsequences: false).map(String.init)
 
         if segments == ["plugins", "list"], request.method == "GET" {
-            if let refusal = checkKey(request) { return refusal }
-            return AdminResponse.json(200, .array(pluginNames.map { .string($0) }))
+            if let refusal = checkKey(request) { return .answer(refusal) }
+            return .answer(AdminResponse.json(200, .array(pluginNames.map { .string($0) })))
         }
         if segments.count == 3, segments[0] == "schema", segments[1] == "validate", request.method == "POST" {
-            if let refusal = checkKey(request) { return refusal }
-            return validate(resource: segments[2], request)
+            if let refusal = checkKey(request) { return .answer(refusal) }
+            return .answer(validate(resource: segments[2], request))
         }
-        guard ["GET", "PUT", "POST", "DELETE", "PATCH"].contains(request.method) else { return AdminResponse.page(404) }
-        if let refusal = checkKey(request) { return refusal }
+        guard ["GET", "PUT", "POST", "DELETE", "PATCH"].contains(request.method) else { return .answer(AdminResponse.page(404)) }
+        if let refusal = checkKey(request) { return .answer(refusal) }
 
         let name = segments.first ?? ""
         guard let descriptor = ResourceDescriptor.served[name] else {
-            if ResourceDescriptor.notYetSupported.contains(name) { return AdminResponse.error(400, "\(name) is not supported") }
-            return AdminResponse.error(404, "Unsupported resource type: \(name)")
+            if ResourceDescriptor.notYetSupported.contains(name) { return .answer(AdminResponse.error(400, "\(name) is not supported")) }
+            return .answer(AdminResponse.error(404, "Unsupported resource type: \(name)"))
         }
         let body: JSONValue?
         do {
             body = try parseBody(request)
         } catch {
-            return error.response
+            return .answer(error.response)
         }
         if let ttl = request.query["ttl"] {
-            guard Double(ttl) != nil else { return AdminResponse.error(400, "invalid argument ttl: should be a number") }
-            return AdminResponse.error(400, "ttl is not supported")
+            guard Double(ttl) != nil else { return .answer(AdminResponse.error(400, "invalid argument ttl: should be a number")) }
+            return .answer(AdminResponse.error(400, "ttl is not supported"))
         }
-        guard let store else { return AdminResponse.error(503, storeFailure) }
+        guard let store else { return .answer(AdminResponse.error(503, storeFailure)) }
+        if let reason = store.unavailableReason { return .answer(AdminResponse.error(503, reason)) }
+        return .resource(descriptor, store, body)
+    }
 
+    /// A resource request that passed every check of `immediate`.
+    private func dispatch(_ request: AdminRequest, _ descriptor: ResourceDescriptor, _ store: any AdminStore,
+                          _ body: JSONValue?, respond: @escaping (AdminResponse) -> Void) {
+        let segments = request.path.dropFirst(AdminAPI.prefix.count + 1)
+            .split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let id = segments.count > 1 && !segments[1].isEmpty ? segments[1] : nil
         let subPath = segments.count > 2 ? segments[2...].joined(separator: "/") : nil
         let resource = Resource(descriptor: descriptor, store: store, plugins: plugins, committed: committed)
-        var response = resource.handle(method: request.method, id: id, subPath: subPath, body: body, query: request.query)
-        if response.status < 300 { response.headers.append(("X-API-VERSION", settings.apiVersion)) }
-        return response
+        let version = settings.apiVersion
+        resource.handle(method: request.method, id: id, subPath: subPath, body: body, query: request.query) { response in
+            var response = response
+            if response.status < 300 { response.headers.append(("X-API-VERSION", version)) }
+            respond(response)
+        }
     }
 
     /// admin/init.lua `check_token`: `api_key` query argument, then `X-API-KEY` header, then the

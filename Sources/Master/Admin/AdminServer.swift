@@ -22,7 +22,8 @@ final class AdminServer {
     let serverHeader: String
     private let base: OpaquePointer
     private let logger: Logger
-    private let handler: (AdminRequest) -> AdminResponse
+    /// Answers a request through its second argument, at once or later (an etcd write).
+    private let handler: (AdminRequest, @escaping (AdminResponse) -> Void) -> Void
     private var listenFd: Int32 = -1
     private var listenEvent: OpaquePointer?
     private var connections: [Int32: AdminConnection] = [:]
@@ -30,7 +31,7 @@ final class AdminServer {
     fileprivate var clock = CachedClock()
 
     init(base: OpaquePointer, address: GatewayConfig.ListenAddress, serverHeader: String, logger: Logger,
-         handler: @escaping (AdminRequest) -> AdminResponse) {
+         handler: @escaping (AdminRequest, @escaping (AdminResponse) -> Void) -> Void) {
         self.base = base
         self.address = address
         self.serverHeader = serverHeader
@@ -116,7 +117,7 @@ final class AdminServer {
 
     fileprivate func closed(_ connection: AdminConnection) { connections[connection.fd] = nil }
 
-    fileprivate func respond(to request: AdminRequest) -> AdminResponse { handler(request) }
+    fileprivate func respond(to request: AdminRequest, _ done: @escaping (AdminResponse) -> Void) { handler(request, done) }
 }
 
 /// One client connection: read, parse, answer, repeat.
@@ -142,6 +143,8 @@ private final class AdminConnection {
     private var lingerAfterWrite = false
     private var lingering = false
     private var isClosed = false
+    /// A request is with the handler (an etcd write in flight): later requests wait in `input`.
+    private var awaiting = false
 
     init(fd: Int32, peer: IPAddress?, server: AdminServer, base: OpaquePointer) {
         self.fd = fd
@@ -247,7 +250,7 @@ private final class AdminConnection {
 
     /// Answers every complete request in `input`, in order, while nothing is waiting to be written.
     private func process() {
-        while !isClosed, output.isEmpty {
+        while !isClosed, output.isEmpty, !awaiting {
             let status = input.withUnsafeBytes { parser.parse($0) }
             switch status {
             case .incomplete:
@@ -258,15 +261,24 @@ private final class AdminConnection {
             case .complete:
                 guard let (request, consumed, keepAlive) = completeRequest() else { return }
                 let isHead = request.method == "HEAD"
-                let response = server.respond(to: request)
+                let oversized = request.oversizedBody != nil
                 input.removeSubrange(0..<consumed)
                 parser.reset()
                 chunked.reset()
                 chunkedBody.removeAll()
                 chunkedConsumed = 0
                 sentContinue = false
-                lingerAfterWrite = request.oversizedBody != nil
-                send(response, keepAlive: keepAlive && request.oversizedBody == nil, head: isHead)
+                awaiting = true
+                var synchronous = true
+                server.respond(to: request) { [weak self] response in
+                    guard let self, !self.isClosed, self.awaiting else { return }
+                    self.awaiting = false
+                    self.lingerAfterWrite = oversized
+                    self.send(response, keepAlive: keepAlive && !oversized, head: isHead)
+                    // A late answer: go on with what was pipelined meanwhile.
+                    if !synchronous, !self.isClosed, self.output.isEmpty { self.process() }
+                }
+                synchronous = false
             }
         }
     }

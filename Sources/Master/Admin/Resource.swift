@@ -9,7 +9,7 @@ import Shared
 /// GET / PUT / POST / PATCH / DELETE of one resource type against the store.
 struct Resource {
     let descriptor: ResourceDescriptor
-    let store: ConfigStore
+    let store: any AdminStore
     let plugins: PluginSchemaLookup
     /// Called after every commit, to publish the new state.
     let committed: () -> Void
@@ -21,14 +21,16 @@ struct Resource {
 
     /// Runs `method` on `id` (nil when the URL has none) with `subPath` (the segments after the
     /// id, joined by `/`; nil when there are none) and the parsed body.
-    func handle(method: String, id: String?, subPath: String?, body: JSONValue?, query: [String: String]) -> AdminResponse {
+    /// `respond` runs once, on the loop, maybe before `handle` returns.
+    func handle(method: String, id: String?, subPath: String?, body: JSONValue?, query: [String: String],
+                respond: @escaping (AdminResponse) -> Void) {
         switch method {
-        case "GET": id.map(get) ?? list(query)
-        case "PUT": put(id: id, body: body)
-        case "POST": post(id: id, body: body)
-        case "DELETE": delete(id: id, force: query["force"] == "true")
-        case "PATCH": patch(id: id, subPath: subPath, body: body)
-        default: AdminResponse.error(404, "not found")
+        case "GET": respond(id.map(get) ?? list(query))
+        case "PUT": put(id: id, body: body, respond: respond)
+        case "POST": post(id: id, body: body, respond: respond)
+        case "DELETE": delete(id: id, force: query["force"] == "true", respond: respond)
+        case "PATCH": patch(id: id, subPath: subPath, body: body, respond: respond)
+        default: respond(AdminResponse.error(404, "not found"))
         }
     }
 
@@ -119,10 +121,10 @@ struct Resource {
         }
     }
 
-    private func put(id urlId: String?, body: JSONValue?) -> AdminResponse {
+    private func put(id urlId: String?, body: JSONValue?, respond: @escaping (AdminResponse) -> Void) {
         let checked: (id: String, value: JSONValue)
         switch checkConf(urlId: urlId, body: body, needId: true, allowTimestamps: false) {
-        case .failure(let error): return AdminResponse.error(400, error.message)
+        case .failure(let error): return respond(AdminResponse.error(400, error.message))
         case .success(let result): checked = result
         }
         let previous = store.item(descriptor.name, checked.id)
@@ -131,48 +133,57 @@ struct Resource {
             members["create_time"] = previous?.value["create_time"] ?? now
             members["update_time"] = now
         }
-        return write(.put(resource: descriptor.name, id: checked.id, value: value), id: checked.id,
-                     status: previous == nil ? 201 : 200)
+        write(.put(resource: descriptor.name, id: checked.id, value: value, ifModifiedIndex: nil), id: checked.id,
+              status: nil, respond: respond)
     }
 
-    private func post(id urlId: String?, body: JSONValue?) -> AdminResponse {
+    private func post(id urlId: String?, body: JSONValue?, respond: @escaping (AdminResponse) -> Void) {
         switch checkConf(urlId: urlId, body: body, needId: false, allowTimestamps: false) {
-        case .failure(let error): return AdminResponse.error(400, error.message)
+        case .failure(let error): return respond(AdminResponse.error(400, error.message))
         case .success(let checked):
-            // etcd's push: the id is the revision of the write, zero-padded to 20 digits.
-            let digits = String(store.nextRevision)
-            let id = String(repeating: "0", count: max(0, 20 - digits.count)) + digits
-            let now = JSONValue.number(Double(time(nil)))
-            let value = Resource.withMembers(checked.value) { members in
-                members["id"] = .string(id)
-                members["create_time"] = now
-                members["update_time"] = now
+            // etcd's push: the id is a revision (the write's own with the local store, the one
+            // of a write to `gen_id` with etcd), zero-padded to 20 digits.
+            store.generateId { result in
+                switch result {
+                case .failure(let failure): respond(Resource.response(failure))
+                case .success(let id):
+                    let now = JSONValue.number(Double(time(nil)))
+                    let value = Resource.withMembers(checked.value) { members in
+                        members["id"] = .string(id)
+                        members["create_time"] = now
+                        members["update_time"] = now
+                    }
+                    write(.put(resource: descriptor.name, id: id, value: value, ifModifiedIndex: nil), id: id,
+                          status: 201, respond: respond)
+                }
             }
-            return write(.put(resource: descriptor.name, id: id, value: value), id: id, status: 201)
         }
     }
 
-    private func delete(id: String?, force: Bool) -> AdminResponse {
-        guard let id else { return AdminResponse.error(400, "missing \(descriptor.kind) id") }
+    private func delete(id: String?, force: Bool, respond: @escaping (AdminResponse) -> Void) {
+        guard let id else { return respond(AdminResponse.error(400, "missing \(descriptor.kind) id")) }
         if !force, let deleteCheck = descriptor.deleteCheck, let message = deleteCheck(id, store) {
-            return AdminResponse.error(400, message)
+            return respond(AdminResponse.error(400, message))
         }
-        guard store.item(descriptor.name, id) != nil else { return Resource.keyNotFound }
-        do {
-            try store.commit(.delete(resource: descriptor.name, id: id))
-        } catch {
-            return AdminResponse.error(503, error.message)
+        guard store.item(descriptor.name, id) != nil else { return respond(Resource.keyNotFound) }
+        let key = key(id)
+        let committed = committed
+        store.write(.delete(resource: descriptor.name, id: id)) { result in
+            switch result {
+            case .failure(let failure): respond(Resource.response(failure))
+            case .success:
+                committed()
+                respond(AdminResponse.json(200, .object(["deleted": "1", "key": .string(key)])))
+            }
         }
-        committed()
-        return AdminResponse.json(200, .object(["deleted": "1", "key": .string(key(id))]))
     }
 
-    private func patch(id: String?, subPath: String?, body: JSONValue?) -> AdminResponse {
-        guard let id else { return AdminResponse.error(400, "missing \(descriptor.kind) id") }
-        guard let body else { return AdminResponse.error(400, "missing new configuration") }
+    private func patch(id: String?, subPath: String?, body: JSONValue?, respond: @escaping (AdminResponse) -> Void) {
+        guard let id else { return respond(AdminResponse.error(400, "missing \(descriptor.kind) id")) }
+        guard let body else { return respond(AdminResponse.error(400, "missing new configuration")) }
         let subPath = subPath ?? ""
-        if subPath.isEmpty, body.objectValue == nil { return AdminResponse.error(400, "invalid configuration") }
-        guard let previous = store.item(descriptor.name, id) else { return Resource.keyNotFound }
+        if subPath.isEmpty, body.objectValue == nil { return respond(AdminResponse.error(400, "invalid configuration")) }
+        guard let previous = store.item(descriptor.name, id) else { return respond(Resource.keyNotFound) }
         let now = JSONValue.number(Double(time(nil)))
         var merged: JSONValue
         if subPath.isEmpty {
@@ -184,7 +195,7 @@ struct Resource {
             }
         } else {
             switch Resource.patch(previous.value, path: subPath.split(separator: "/", omittingEmptySubsequences: false).map(String.init), with: body) {
-            case .failure(let error): return AdminResponse.error(400, error.message)
+            case .failure(let error): return respond(AdminResponse.error(400, error.message))
             case .success(let value): merged = value
             }
             merged = Resource.withMembers(merged) { members in
@@ -193,21 +204,37 @@ struct Resource {
             }
         }
         switch checkConf(urlId: id, body: merged, needId: true, allowTimestamps: true) {
-        case .failure(let error): return AdminResponse.error(400, error.message)
+        case .failure(let error): respond(AdminResponse.error(400, error.message))
         case .success(let checked):
-            return write(.put(resource: descriptor.name, id: id, value: checked.value), id: id, status: 200)
+            // Compare-and-swap on the revision the merge started from.
+            write(.put(resource: descriptor.name, id: id, value: checked.value, ifModifiedIndex: previous.modifiedIndex),
+                  id: id, status: 200, respond: respond)
         }
     }
 
-    private func write(_ change: ConfigStore.Change, id: String, status: Int) -> AdminResponse {
-        let item: StoredItem?
-        do {
-            item = try store.commit(change)
-        } catch {
-            return AdminResponse.error(503, error.message)
+    /// Writes and answers `{"key","value"}` with `status`, or for nil 201 when the key was new
+    /// and 200 when it replaced one.
+    private func write(_ change: StoreWrite, id: String, status: Int?, respond: @escaping (AdminResponse) -> Void) {
+        let key = key(id)
+        let committed = committed
+        store.write(change) { result in
+            switch result {
+            case .failure(let failure): respond(Resource.response(failure))
+            case .success(let written):
+                committed()
+                respond(AdminResponse.json(status ?? (written.existed ? 200 : 201),
+                                           .object(["key": .string(key), "value": written.item?.value ?? .null])))
+            }
         }
-        committed()
-        return AdminResponse.json(status, .object(["key": .string(key(id)), "value": item?.value ?? .null]))
+    }
+
+    /// The answer to a failed write (core/etcd.lua's shapes).
+    static func response(_ failure: StoreWriteFailure) -> AdminResponse {
+        switch failure {
+        case .unavailable(let reason): AdminResponse.error(503, reason)
+        case .changed: AdminResponse.error(503, "value changed before overwritten")
+        case .notFound: keyNotFound
+        }
     }
 
     // MARK: - JSON helpers

@@ -10,7 +10,7 @@ struct CheckEnvironment {
     /// Plugin schemas (see `PluginCatalog`).
     var plugins: PluginSchemaLookup
     /// The store as it is before the write.
-    var store: ConfigStore
+    var store: any AdminStore
 }
 
 /// The per-resource hooks of the generic Admin API resource.
@@ -24,7 +24,7 @@ struct ResourceDescriptor: Sendable {
     /// The complete check of a value about to be stored under `id`; nil accepts it.
     var check: @Sendable (_ value: JSONValue, _ id: String, _ environment: CheckEnvironment) -> CheckError?
     /// Refuses deleting `id` while something uses it (`?force=true` skips it); nil allows.
-    var deleteCheck: (@Sendable (_ id: String, _ store: ConfigStore) -> String?)?
+    var deleteCheck: (@Sendable (_ id: String, _ store: any AdminStore) -> String?)?
     /// Top-level members whose own `create_time`/`update_time` members are forbidden too.
     var nestedForbidden: [String]
     /// List filters this resource understands besides `name` and `label`: query key → matcher of

@@ -31,6 +31,7 @@ final class ControlProcess {
     private let publisher: SnapshotPublisher
     private var watcher: StandaloneWatcher?
     private var store: ConfigStore?
+    private var etcd: EtcdStore?
     private var admin: AdminServer?
     private var events: [OpaquePointer] = []
 
@@ -92,6 +93,7 @@ final class ControlProcess {
 
     private func release() {
         admin?.shutdown()
+        etcd?.shutdown()
         for event in events { event_free(event) }
         events.removeAll()
         event_base_free(base)
@@ -108,12 +110,22 @@ final class ControlProcess {
         case .local:
             startLocal()
         case .etcd:
-            // TODO(etcd): the etcd watch; until then the stored snapshot (or an empty one) is
-            // what workers serve.
-            logger.warn("config provider \"\(context.config.configProvider.rawValue)\" is not served yet, "
-                + "workers use the stored snapshot")
-            if context.announceAtStart || publisher.current == nil { publisher.announceStored() }
+            startEtcd()
         }
+    }
+
+    /// The `etcd` provider: workers start on the stored snapshot (the last one published, kept
+    /// in data/ across restarts) while the store reads etcd; every change it applies is
+    /// published. The Admin API writes to etcd.
+    private func startEtcd() {
+        if context.announceAtStart || publisher.current == nil { publisher.announceStored() }
+        let config = context.config
+        let publisher = publisher
+        let etcd = EtcdStore(base: base, settings: config.etcd, logger: logger, plugins: PluginCatalog.schema(named:),
+                             publish: { publisher.publish($0, announceUnchanged: false) })
+        self.etcd = etcd
+        etcd.start()
+        startAdmin(store: etcd, failure: "")
     }
 
     /// The `local` provider: load the store, publish it, serve the Admin API. An unreadable store
@@ -133,13 +145,18 @@ final class ControlProcess {
         } else if context.announceAtStart || publisher.current == nil {
             publisher.announceStored()
         }
+        startAdmin(store: store, failure: failure)
+    }
+
+    /// The Admin API on `store` (nil: every resource request answers 503 with `failure`).
+    private func startAdmin(store: (any AdminStore)?, failure: String) {
         let config = context.config
         let api = AdminAPI(settings: config.admin, store: store, storeFailure: failure,
                            plugins: PluginCatalog.schema(named:), pluginNames: PluginCatalog.names,
                            committed: { [unowned self] in self.publishStore(announce: false) })
         let server = AdminServer(base: base, address: config.admin.listen,
                                  serverHeader: config.enableServerTokens ? "sluice/\(sluiceVersion)" : "sluice",
-                                 logger: logger, handler: api.handle)
+                                 logger: logger, handler: { api.handle($0, respond: $1) })
         admin = server
         server.listen()
     }
@@ -208,6 +225,7 @@ final class ControlProcess {
             logger.notice("signal \(signo) (SIGHUP) received, reloading")
             if watcher != nil { loadStandalone(announce: false) }
             if store != nil { publishStore(announce: false) }
+            etcd?.reload()
         case SIGUSR1:
             logger.notice("signal \(signo) (SIGUSR1) received, reopening")
             logger.reopen()

@@ -24,6 +24,9 @@ extension GatewayConfig {
         try loader.walk(root, at: "")
         try loader.resolveProvider()
         try loader.checkAdminKeyPolicy()
+        if (loader.config.etcd.user == nil) != (loader.config.etcd.password == nil) {
+            throw ConfigError("deployment.etcd.user and deployment.etcd.password in \(path) go together: set both or neither")
+        }
         return (loader.config, loader.warnings)
     }
 }
@@ -42,6 +45,7 @@ private struct ConfigYAMLLoader {
     static let sections: Set<String> = [
         "", "apisix", "nginx_config", "nginx_config.event", "nginx_config.http", "nginx_config.http.upstream",
         "deployment", "deployment.role_traditional", "deployment.role_data_plane", "deployment.admin",
+        "deployment.etcd",
     ]
 
     /// APISIX keys (whole subtrees) Sluice accepts without using them, or reads elsewhere
@@ -69,7 +73,9 @@ private struct ConfigYAMLLoader {
         "nginx_config.http.underscores_in_headers", "nginx_config.http.enable_http2", "nginx_config.http.proxy_buffering",
         "nginx_config.http.lua_socket_log_errors",
         "deployment.admin.https_admin", "deployment.admin.admin_ssl", "deployment.admin.admin_api_mtls",
-        "deployment.admin.enable_admin_ui", "deployment.etcd", "deployment.role_control_plane", "deployment.certs",
+        "deployment.admin.enable_admin_ui", "deployment.role_control_plane",
+        "deployment.etcd.tls", "deployment.etcd.watch_timeout", "deployment.etcd.startup_retry",
+        "deployment.etcd.resync_delay", "deployment.etcd.health_check_timeout", "deployment.etcd.use_grpc", "deployment.certs",
         "deployment.config_provider", "deployment.fallback_cp",
     ]
 
@@ -171,6 +177,26 @@ private struct ConfigYAMLLoader {
                 let name = fields["name"]?.scalar?.string ?? roleName
                 config.admin.keys.append(AdminSettings.Key(name: name, key: key, role: role))
             }
+        case "deployment.etcd.host":
+            guard case .sequence(let items) = node, !items.isEmpty else { throw invalid(node, keyPath, "a list of http://host:port") }
+            var hosts: [String] = []
+            for item in items {
+                guard let text = item.scalar?.string, EtcdSettings.endpoint(text) != nil else {
+                    throw invalid(item, keyPath, "a list of http://host:port (https is not supported)")
+                }
+                hosts.append(text)
+            }
+            config.etcd.hosts = hosts
+        case "deployment.etcd.prefix":
+            let prefix = try string(node, keyPath)
+            guard prefix.hasPrefix("/") else { throw invalid(node, keyPath, "a key prefix starting with /") }
+            config.etcd.prefix = prefix.count > 1 && prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+        case "deployment.etcd.timeout":
+            let seconds = try time(node, keyPath)
+            guard seconds > 0 else { throw invalid(node, keyPath, "a positive time") }
+            config.etcd.timeout = seconds
+        case "deployment.etcd.user": config.etcd.user = try string(node, keyPath)
+        case "deployment.etcd.password": config.etcd.password = try string(node, keyPath)
         case "deployment.admin.admin_key_required": config.admin.keyRequired = try bool(node, keyPath)
         case "deployment.admin.enable_admin_cors": config.admin.enableCORS = try bool(node, keyPath)
         case "deployment.admin.admin_api_version":

@@ -48,6 +48,8 @@ package struct GatewayConfig: Sendable, Equatable {
     package var configProvider: ConfigProvider = .local
     /// `deployment.admin`: the Admin API of the control process.
     package var admin = AdminSettings()
+    /// `deployment.etcd`: the cluster of the `etcd` provider.
+    package var etcd = EtcdSettings()
 
     package init() {}
 

@@ -150,12 +150,7 @@ extension ClientConnection {
             case .authorization where target.authorization != nil:
                 continue
             default:
-                let name = bytes.slice(field.nameRange)
-                if !connectionTokens.isEmpty && isNamedInConnection(name, bytes) { continue }
-                forwardHead.append(name)
-                forwardHead.append(": ")
-                forwardHead.append(bytes.slice(field.valueRange))
-                forwardHead.append("\r\n")
+                appendEndToEnd(field, bytes, to: &forwardHead)
             }
         }
         if let authorization = target.authorization {

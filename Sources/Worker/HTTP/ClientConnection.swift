@@ -45,8 +45,6 @@ package final class ClientConnection {
     var realIP: IPAddress?
     var listenerPort = 0
     var phase: Phase = .waiting
-    /// Ranges (into `head`) of the tokens of `Connection` headers: headers they name are hop-by-hop.
-    var connectionTokens: [Range<Int>] = []
 
     // MARK: Per-request state
     var config: RuntimeConfig?
@@ -102,19 +100,23 @@ package final class ClientConnection {
     var requestSerial: UInt64 = 0
 
     static let outputHighWater = 64 * 1024
+    static let initialBuffer = 4 * 1024
     static let loopback: [UInt8] = Array("127.0.0.1".utf8)
 
     init(worker: WorkerLoop) {
         self.worker = worker
-        input = ByteBuffer(capacity: 16 * 1024, limit: 64 * 1024)
-        output = ByteBuffer(capacity: 16 * 1024, limit: 1024 * 1024)
-        head = ByteBuffer(capacity: 4 * 1024, limit: 64 * 1024)
-        forwardHead = ByteBuffer(capacity: 4 * 1024, limit: 96 * 1024)
+        // Small to start (a typical head and response fit; nginx's client_header_buffer_size is
+        // 1k): memory per connection is what bounds RSS at many connections. They grow, by
+        // doubling, only for large heads and bodies, and `close()` shrinks them back.
+        input = ByteBuffer(capacity: Self.initialBuffer, limit: 64 * 1024)
+        output = ByteBuffer(capacity: Self.initialBuffer, limit: 1024 * 1024)
+        head = ByteBuffer(capacity: 2 * 1024, limit: 64 * 1024)
+        forwardHead = ByteBuffer(capacity: 2 * 1024, limit: 96 * 1024)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
         readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder)
         writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder)
         path.reserveCapacity(256)
-        connectionTokens.reserveCapacity(8)
+        peerText.reserveCapacity(48)
         upstreamStatuses.reserveCapacity(4)
         upstreamPeers.reserveCapacity(4)
     }
@@ -137,7 +139,8 @@ package final class ClientConnection {
         self.fd = fd
         self.peer = peer
         self.listenerPort = listenerPort
-        peerText = Array(peer.hostText.utf8)
+        peerText.removeAll(keepingCapacity: true)
+        peer.appendHostText(to: &peerText)
         peerTrusted = peerText == Self.loopback
         input.clear()
         output.clear()
@@ -162,8 +165,12 @@ package final class ClientConnection {
         config = nil
         upstream = nil
         phase = .closing
-        input.shrink(to: 16 * 1024)
-        head.shrink(to: 4 * 1024)
+        input.clear()
+        output.clear()
+        input.shrink(to: Self.initialBuffer)
+        output.shrink(to: Self.initialBuffer)
+        head.clear()
+        head.shrink(to: 2 * 1024)
         worker.recycle(self)
     }
 
@@ -329,7 +336,6 @@ package final class ClientConnection {
         upstreamPeers.removeAll(keepingCapacity: true)
         upstreamHeaderMs = -1
         finishAfterFlush = false
-        connectionTokens.removeAll(keepingCapacity: true)
         function = nil
         functionExt = nil
         if spooling { spool.reset() }
@@ -352,7 +358,6 @@ package final class ClientConnection {
         phase = .responding
         let bytes = head.readable
 
-        collectConnectionTokens(bytes)
         realIPRange = nil
         realIP = nil
         if peerTrusted, let field = h.firstHeader(.xRealIP), let ip = IPAddress(bytes: bytes.slice(field.valueRange)) {
@@ -457,27 +462,24 @@ package final class ClientConnection {
         }
     }
 
-    private func collectConnectionTokens(_ bytes: UnsafeRawBufferPointer) {
-        for field in parser.head.headers where field.known == .connection {
-            var start = field.valueRange.lowerBound
-            let end = field.valueRange.upperBound
-            while start < end {
-                var stop = start
-                while stop < end && bytes[stop] != UInt8(ascii: ",") { stop += 1 }
-                var a = start, b = stop
-                while a < b && (bytes[a] == 32 || bytes[a] == 9) { a += 1 }
-                while b > a && (bytes[b - 1] == 32 || bytes[b - 1] == 9) { b -= 1 }
-                if a < b && connectionTokens.count < 16 { connectionTokens.append(a..<b) }
-                start = stop + 1
-            }
-        }
+    /// Whether a header named `name` is hop-by-hop because a `Connection` header names it
+    /// (`tokens` are the parser's ranges into `bytes`).
+    @inline(__always)
+    static func isNamed(_ name: UnsafeRawBufferPointer, in tokens: [Range<Int>], _ bytes: UnsafeRawBufferPointer) -> Bool {
+        for token in tokens where Bytes.equalsIgnoringCase(name, bytes.slice(token)) { return true }
+        return false
     }
 
-    /// Whether a header is hop-by-hop because the client's `Connection` names it.
+    /// Appends a client header field `name: value` unless a `Connection` header names it.
     @inline(__always)
-    func isNamedInConnection(_ name: UnsafeRawBufferPointer, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        for token in connectionTokens where Bytes.equalsIgnoringCase(name, bytes.slice(token)) { return true }
-        return false
+    func appendEndToEnd(_ field: HTTPHeaderField, _ bytes: UnsafeRawBufferPointer, to out: inout ByteBuffer) {
+        let name = bytes.slice(field.nameRange)
+        let tokens = parser.head.connectionTokens
+        if !tokens.isEmpty && Self.isNamed(name, in: tokens, bytes) { return }
+        out.append(name)
+        out.append(": ")
+        out.append(bytes.slice(field.valueRange))
+        out.append("\r\n")
     }
 
     /// The request head for the upstream (apisix-compat.md section 5): the client's method and
@@ -533,12 +535,7 @@ package final class ClientConnection {
                 xffSeen = true
                 continue
             default:
-                let name = bytes.slice(field.nameRange)
-                if !connectionTokens.isEmpty && isNamedInConnection(name, bytes) { continue }
-                forwardHead.append(name)
-                forwardHead.append(": ")
-                forwardHead.append(bytes.slice(field.valueRange))
-                forwardHead.append("\r\n")
+                appendEndToEnd(field, bytes, to: &forwardHead)
             }
         }
         forwardHead.append(xffSeen ? ", " : "X-Forwarded-For: ")
@@ -773,10 +770,7 @@ package final class ClientConnection {
                 switch event {
                 case .data(let range):
                     let data = bytes.slice((offset + range.lowerBound)..<(offset + range.upperBound))
-                    conn.output.append(hex: data.count)
-                    conn.output.append("\r\n")
-                    conn.output.append(data)
-                    conn.output.append("\r\n")
+                    conn.output.appendChunk(data)
                 case .end:
                     conn.output.append("0\r\n\r\n")
                     requestBodyDone = true
@@ -814,10 +808,7 @@ package final class ClientConnection {
                         abortWithError(413)
                         return
                     }
-                    conn.output.append(hex: data.count)
-                    conn.output.append("\r\n")
-                    conn.output.append(data)
-                    conn.output.append("\r\n")
+                    conn.output.appendChunk(data)
                 case .end:
                     conn.output.append("0\r\n\r\n")
                     requestBodyDone = true
@@ -1122,7 +1113,7 @@ package final class ClientConnection {
                 let name = bytes.slice(field.nameRange)
                 if Bytes.equalsIgnoringCase(name, "server") { continue }
                 if Bytes.equalsIgnoringCase(name, "date") { sawDate = true }
-                if responseNamesInConnection(name, conn) { continue }
+                if !rh.connectionTokens.isEmpty && Self.isNamed(name, in: rh.connectionTokens, bytes) { continue }
             }
             output.append(bytes.slice(field.nameRange))
             output.append(": ")
@@ -1171,25 +1162,6 @@ package final class ClientConnection {
         forwardResponseBody(conn)
     }
 
-    private func responseNamesInConnection(_ name: UnsafeRawBufferPointer, _ conn: UpstreamConnection) -> Bool {
-        let rh = conn.parser.head
-        let bytes = conn.input.readable
-        for field in rh.headers where field.known == .connection {
-            var start = field.valueRange.lowerBound
-            let end = field.valueRange.upperBound
-            while start < end {
-                var stop = start
-                while stop < end && bytes[stop] != UInt8(ascii: ",") { stop += 1 }
-                var a = start, b = stop
-                while a < b && (bytes[a] == 32 || bytes[a] == 9) { a += 1 }
-                while b > a && (bytes[b - 1] == 32 || bytes[b - 1] == 9) { b -= 1 }
-                if a < b && Bytes.equalsIgnoringCase(name, bytes.slice(a..<b)) { return true }
-                start = stop + 1
-            }
-        }
-        return false
-    }
-
     private func appendUpstreamStatusHeader() {
         output.append("X-APISIX-Upstream-Status: ")
         for (i, s) in upstreamStatuses.enumerated() {
@@ -1221,10 +1193,7 @@ package final class ClientConnection {
                 case .data(let range):
                     let data = conn.input.readable.slice(range)
                     if chunkedToClient {
-                        output.append(hex: data.count)
-                        output.append("\r\n")
-                        output.append(data)
-                        output.append("\r\n")
+                        output.appendChunk(data)
                     } else {
                         output.append(data)
                     }
@@ -1250,10 +1219,7 @@ package final class ClientConnection {
             if n > 0 {
                 let data = conn.input.readable
                 if chunkedToClient {
-                    output.append(hex: n)
-                    output.append("\r\n")
-                    output.append(data)
-                    output.append("\r\n")
+                    output.appendChunk(data)
                 } else {
                     output.append(data)
                 }

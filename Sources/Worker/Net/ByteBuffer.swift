@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-package import Glibc
+import Glibc
 #endif
 
 /// A contiguous byte buffer with a read index and a write index, allocated once and reused for
@@ -143,6 +143,14 @@ package struct ByteBuffer {
             } while v > 0
             append(UnsafeRawBufferPointer(rebasing: scratch[i...]))
         }
+    }
+
+    /// Appends `data` as one chunk of a chunked body (RFC 9112 §7.1): size in hex, CRLF, data, CRLF.
+    package mutating func appendChunk(_ data: UnsafeRawBufferPointer) {
+        append(hex: data.count)
+        append("\r\n")
+        append(data)
+        append("\r\n")
     }
 
     /// Reads from `fd` into the free space (reserving `atLeast` first). Returns read(2)'s result.

@@ -43,51 +43,35 @@ package struct SocketAddress: Sendable {
         return nil
     }
 
-    /// Resolves a host name with the system resolver (blocking: used when a snapshot is applied,
-    /// never per request). The first address wins, IPv4 preferred.
-    package static func resolve(host: String, port: Int) -> SocketAddress? {
-        if let numeric = SocketAddress(numericHost: host, port: port) { return numeric }
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_family = AF_UNSPEC
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &result) == 0, let first = result else { return nil }
-        defer { freeaddrinfo(first) }
-        var chosen: UnsafeMutablePointer<addrinfo>? = first
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let c = cursor {
-            if c.pointee.ai_family == AF_INET { chosen = c; break }
-            cursor = c.pointee.ai_next
-        }
-        guard let c = chosen, let addr = c.pointee.ai_addr else { return nil }
-        var out = SocketAddress()
-        withUnsafeMutableBytes(of: &out.storage) { dst in
-            dst.copyMemory(from: UnsafeRawBufferPointer(start: addr, count: Int(c.pointee.ai_addrlen)))
-        }
-        out.length = c.pointee.ai_addrlen
-        return out
-    }
-
     package var family: Int32 { Int32(storage.ss_family) }
 
     /// `127.0.0.1` or `::1` (no port).
     package var hostText: String {
-        var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        var bytes: [UInt8] = []
+        appendHostText(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the host as text without allocating (a stack buffer for `inet_ntop`; `out` keeps
+    /// its capacity): an accepted connection's `$remote_addr` costs no heap allocation.
+    package func appendHostText(to out: inout [UInt8]) {
+        var text: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
         var copy = storage
-        withUnsafePointer(to: &copy) { ptr in
-            ptr.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<sockaddr_storage>.size) { raw in
+        let family = self.family
+        withUnsafeMutableBytes(of: &text) { buf in
+            let cbuf = buf.baseAddress!.assumingMemoryBound(to: CChar.self)
+            withUnsafeBytes(of: &copy) { raw in
                 if family == AF_INET {
-                    let sin = UnsafeRawPointer(raw).assumingMemoryBound(to: sockaddr_in.self)
-                    var a = sin.pointee.sin_addr
-                    _ = inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
+                    var a = raw.load(fromByteOffset: MemoryLayout<sockaddr_in>.offset(of: \.sin_addr)!, as: in_addr.self)
+                    _ = inet_ntop(AF_INET, &a, cbuf, socklen_t(buf.count))
                 } else if family == AF_INET6 {
-                    let sin6 = UnsafeRawPointer(raw).assumingMemoryBound(to: sockaddr_in6.self)
-                    var a = sin6.pointee.sin6_addr
-                    _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
+                    var a = raw.load(fromByteOffset: MemoryLayout<sockaddr_in6>.offset(of: \.sin6_addr)!, as: in6_addr.self)
+                    _ = inet_ntop(AF_INET6, &a, cbuf, socklen_t(buf.count))
                 }
             }
+            var i = 0
+            while i < buf.count && buf[i] != 0 { out.append(buf[i]); i += 1 }
         }
-        return String(cString: buf)
     }
 
     package var port: Int {

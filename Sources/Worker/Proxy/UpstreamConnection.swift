@@ -1,4 +1,4 @@
-package import CLibevent
+import CLibevent
 package import Shared
 #if canImport(Glibc)
 import Glibc
@@ -43,8 +43,9 @@ package final class UpstreamConnection {
 
     init(worker: WorkerLoop) {
         self.worker = worker
-        input = ByteBuffer(capacity: 16 * 1024, limit: 64 * 1024)
-        output = ByteBuffer(capacity: 8 * 1024, limit: 256 * 1024)
+        // Grown on demand (by doubling) for large bodies; small for the common response.
+        input = ByteBuffer(capacity: 4 * 1024, limit: 64 * 1024)
+        output = ByteBuffer(capacity: 4 * 1024, limit: 256 * 1024)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
         readEvent = EventHandle(base: worker.base, callback: upstreamReadCallback, context: placeholder)
         writeEvent = EventHandle(base: worker.base, callback: upstreamWriteCallback, context: placeholder)
@@ -82,6 +83,10 @@ package final class UpstreamConnection {
         if fd >= 0 { Glibc.close(fd) }
         fd = -1
         state = .free
+        input.clear()
+        output.clear()
+        input.shrink(to: 4 * 1024)
+        output.shrink(to: 4 * 1024)
         client = nil
         upstream = nil
         worker.recycle(self)

@@ -5,6 +5,7 @@ package import Shared
 /// so the pool and the balancer's position survive a reload (nginx loses both; APISIX keeps pools).
 package final class UpstreamRuntime {
     package struct Peer {
+        /// Numeric nodes only; host names are resolved per connect by the worker's resolver.
         package var address: SocketAddress?
         /// `host:port` as configured (logs, `upstream_addr`).
         package var name: [UInt8]
@@ -30,7 +31,7 @@ package final class UpstreamRuntime {
             let bracketed = node.host.contains(":") && !node.host.hasPrefix("[") ? "[\(node.host)]" : node.host
             let defaultPort = tls ? 443 : 80
             let hostHeader = node.port == defaultPort ? bracketed : "\(bracketed):\(node.port)"
-            return Peer(address: SocketAddress.resolve(host: node.host, port: node.port),
+            return Peer(address: SocketAddress(numericHost: node.host, port: node.port),
                         name: Array("\(bracketed):\(node.port)".utf8),
                         hostHeader: Array(hostHeader.utf8),
                         url: "\(config.scheme)://\(bracketed):\(node.port)")

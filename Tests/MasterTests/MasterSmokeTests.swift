@@ -1,6 +1,0 @@
-import Testing
-
-@Suite struct MasterSmokeTests {
-    /// The test target builds and runs.
-    @Test func builds() { #expect(1 + 1 == 2) }
-}
