@@ -7,7 +7,8 @@
 #   benchmarks/lifecycle.sh --short    10 reloads, 5 changes, 2 kills (a few seconds; the tests
 #                                      run this one)
 #
-# Environment: SLUICE=/path/to/sluice uses that binary (no build; otherwise a release build),
+# Environment: SLUICE=/path/to/sluice uses that binary (no build; otherwise a release build with
+# $SWIFT, default swift),
 # ROUTES=admin|yaml how the route changes are made (default admin: Admin API PUTs with the
 # `local` config provider; yaml: apisix.yaml rewrites + SIGHUP with the `yaml` provider),
 # KEEP_WORK=1 keeps the temporary directory (logs, outcomes) for a look afterwards.
@@ -16,6 +17,13 @@
 # request's outcome with its start/end time and client port. Phases: benchmarks/lifecycle/drive.py.
 # Verdict: benchmarks/lifecycle/report.py prints requests, non-2xx answers and socket errors per
 # phase and exits 1 unless every failure is one of a connection a killed worker held.
+#
+# Attribution of kill failures: the driver SIGSTOPs the victim (it accepts nothing more), reads
+# the client ports of every TCP connection it holds (its socket inodes in /proc/PID/fd matched
+# with /proc/net/tcp), then SIGKILLs it. A failed request is the kill's when its client port is
+# one of those, it started no later than the kill (+50 ms) and ended after it. Connections still
+# queued in the slot's listening socket are not the victim's: the master keeps that socket, the
+# respawned worker accepts them, and a failure there counts as unexplained.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -24,7 +32,7 @@ SHORT=0
 for arg in "$@"; do
   case "$arg" in
     --short) SHORT=1 ;;
-    -h|--help) sed -n 2,18p "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -72,8 +80,8 @@ fi
 NGINX="$(command -v nginx)"
 if [ -z "${SLUICE:-}" ]; then
   echo "building sluice (release)..."
-  (cd "$ROOT" && swift build -c release --product sluice 2>&1 | tail -1)
-  SLUICE="$(cd "$ROOT" && swift build -c release --show-bin-path)/sluice"
+  (cd "$ROOT" && "${SWIFT:-swift}" build -c release --product sluice 2>&1 | tail -1)
+  SLUICE="$(cd "$ROOT" && "${SWIFT:-swift}" build -c release --show-bin-path)/sluice"
 fi
 [ -x "$SLUICE" ] || { echo "no sluice binary at $SLUICE" >&2; exit 1; }
 

@@ -57,16 +57,17 @@ def main():
                 unexplained.append((phase_of(failure[0]), kind, failure))
 
     actions = events["actions"]
-    print("%-9s %7s %9s %8s %13s %18s" % ("phase", "actions", "requests", "non-2xx", "socket-errors",
-                                         "killed-conn-fails"))
+    print("%-9s %7s %8s %9s %8s %13s %18s" % ("phase", "actions", "seconds", "requests", "non-2xx",
+                                              "socket-errors", "killed-conn-fails"))
+    seconds = {p["name"]: "%.1f" % (p["end"] - p["start"]) for p in phases}
     problems = list(events["problems"])
     for name in names:
         row = rows[name]
         requests = row["ok"] + row["non2xx"] + row["errors"]
         if name in ("before", "after") and requests == 0:
             continue
-        print("%-9s %7s %9d %8d %13d %18d" % (name, actions.get(name, "-"), requests, row["non2xx"],
-                                             row["errors"], row["explained"]))
+        print("%-9s %7s %8s %9d %8d %13d %18d" % (name, actions.get(name, "-"), seconds.get(name, "-"), requests,
+                                                  row["non2xx"], row["errors"], row["explained"]))
         if name not in ("before", "after") and row["ok"] == 0:
             problems.append("no successful request during %s: the load did not run" % name)
     def preceding(t):
