@@ -2,14 +2,14 @@
 SWIFT ?= swift
 PREFIX ?= $(CURDIR)
 DEBIAN_PACKAGES = libevent-dev libssl-dev pkg-config
-# What `make test` needs besides: a real etcd for the etcd provider's tests.
-TEST_PACKAGES = etcd-server
+# What `make test` needs besides: a real etcd (etcd provider tests), nginx (a second real server).
+TEST_PACKAGES = etcd-server nginx-light
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Release builds link the Swift runtime statically: a worker then maps only the runtime code it
 # uses (measured: 15 MiB RSS per worker at 200 connections instead of 17-18 MiB).
 RELEASE = -c release --static-swift-stdlib
 
-.PHONY: deps test-deps build build-debug run run-etcd test bench clean
+.PHONY: deps test-deps build build-debug run run-etcd test bench lifecycle clean
 
 # Installs the Debian packages the build needs, only when missing.
 deps:
@@ -76,6 +76,11 @@ test: build-debug test-deps
 # smoke run. Never part of `make test`.
 bench: deps
 	bash benchmarks/run.sh $(ARGS)
+
+# Reloads, Admin API route changes and worker kills under constant load, failures attributed
+# per phase; `make lifecycle ARGS=--short` for the few-seconds variant.
+lifecycle: deps
+	SWIFT=$(SWIFT) bash benchmarks/lifecycle.sh $(ARGS)
 
 clean:
 	rm -rf .build logs data

@@ -235,7 +235,7 @@ package final class WorkerLoop {
         for conn in live {
             if conn.isIdle {
                 conn.readEvent.add(timeout: grace)
-            } else {
+            } else if !conn.responseHeadDone {
                 conn.keepAlive = false
             }
         }
@@ -247,7 +247,7 @@ package final class WorkerLoop {
     }
 
     /// How long an idle connection may still send one request once a graceful stop began.
-    static let quitIdleGrace: Double = 1
+    package static let quitIdleGrace: Double = 1
 
     fileprivate func finishQuit() {
         logger.log(.notice, "exit")

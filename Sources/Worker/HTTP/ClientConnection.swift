@@ -1318,11 +1318,14 @@ package final class ClientConnection {
         phase = .waiting
         parser.reset()
         if pausedClientRead { pausedClientRead = false }
-        readEvent.add(timeout: worker.config.keepaliveTimeout)
         if worker.quitting && input.isEmpty {
-            close()
+            // The response said keep-alive (its head was out before the quit began): the client
+            // may reuse the connection at once. It gets the grace idle connections get; a request
+            // in it is answered with `Connection: close`, silence closes it.
+            readEvent.add(timeout: min(WorkerLoop.quitIdleGrace, worker.config.keepaliveTimeout))
             return
         }
+        readEvent.add(timeout: worker.config.keepaliveTimeout)
         if !input.isEmpty { parseHead() }
     }
 
