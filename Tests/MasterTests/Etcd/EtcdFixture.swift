@@ -46,7 +46,7 @@ final class EtcdServer {
             "--initial-cluster", "default=\(peer)", "--log-level", "warn", "--logger", "zap",
         ]
         let log = dataDirectory + "/etcd.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         handle.seekToEndOfFile()
         process.standardOutput = handle

@@ -13,8 +13,8 @@ import Testing
         let t = try target(uri)
         var out = ByteBuffer(capacity: 256, limit: 4096)
         defer { out.deallocate() }
-        var extBytes = Array((ext ?? "").utf8)
-        var queryBytes = Array((query ?? "").utf8)
+        let extBytes = Array((ext ?? "").utf8)
+        let queryBytes = Array((query ?? "").utf8)
         extBytes.withUnsafeBytes { e in
             queryBytes.withUnsafeBytes { q in
                 t.appendTarget(ext: ext == nil ? nil : e, clientQuery: query == nil ? nil : q, to: &out)
