@@ -109,9 +109,9 @@ package final class ClientConnection {
         // 1k): memory per connection is what bounds RSS at many connections. They grow, by
         // doubling, only for large heads and bodies, and `close()` shrinks them back.
         input = ByteBuffer(capacity: Self.initialBuffer, limit: 64 * 1024)
-        output = ByteBuffer(capacity: Self.initialBuffer, limit: 1024 * 1024)
-        head = ByteBuffer(capacity: 2 * 1024, limit: 64 * 1024)
-        forwardHead = ByteBuffer(capacity: 2 * 1024, limit: 96 * 1024)
+        output = ByteBuffer(capacity: 2 * 1024, limit: 1024 * 1024)
+        head = ByteBuffer(capacity: 1024, limit: 64 * 1024)
+        forwardHead = ByteBuffer(capacity: 1024, limit: 96 * 1024)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
         readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder)
         writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder)
@@ -168,9 +168,9 @@ package final class ClientConnection {
         input.clear()
         output.clear()
         input.shrink(to: Self.initialBuffer)
-        output.shrink(to: Self.initialBuffer)
+        output.shrink(to: 2 * 1024)
         head.clear()
-        head.shrink(to: 2 * 1024)
+        head.shrink(to: 1024)
         worker.recycle(self)
     }
 

@@ -43,9 +43,10 @@ package final class UpstreamConnection {
 
     init(worker: WorkerLoop) {
         self.worker = worker
-        // Grown on demand (by doubling) for large bodies; small for the common response.
+        // Grown on demand (by doubling) for large heads and bodies; small for the common case:
+        // an idle pooled connection keeps both, and a worker may pool hundreds.
         input = ByteBuffer(capacity: 4 * 1024, limit: 64 * 1024)
-        output = ByteBuffer(capacity: 4 * 1024, limit: 256 * 1024)
+        output = ByteBuffer(capacity: 1024, limit: 256 * 1024)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
         readEvent = EventHandle(base: worker.base, callback: upstreamReadCallback, context: placeholder)
         writeEvent = EventHandle(base: worker.base, callback: upstreamWriteCallback, context: placeholder)
@@ -86,7 +87,7 @@ package final class UpstreamConnection {
         input.clear()
         output.clear()
         input.shrink(to: 4 * 1024)
-        output.shrink(to: 4 * 1024)
+        output.shrink(to: 1024)
         client = nil
         upstream = nil
         worker.recycle(self)
