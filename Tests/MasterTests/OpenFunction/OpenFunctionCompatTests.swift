@@ -35,8 +35,7 @@ import TestSupport
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/function-sample\"",
                                            extra: "upstream: {nodes: {}, type: roundrobin}"))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/hello")
         #expect(r.status == 200)
         #expect(r.bodyText == "Hello, function-sample!\n")
@@ -48,8 +47,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "body")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/default/test-body\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r = try HTTPClient.request(port: sluice.proxyPort, method: "POST", path: "/hello", body: "test")
         #expect(r.status == 200)
         #expect(r.bodyText == "Hello, test!\n")
@@ -62,8 +60,7 @@ import TestSupport
         defer { fn.stop() }
         let sluice = try OF.start(OF.route(
             "function_uri: \"http://127.0.0.1:\(fn.port)/\", authorization: {service_token: \"test:test\"}"))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r = try HTTPClient.request(port: sluice.proxyPort, method: "POST", path: "/hello")
         #expect(r.status == 200)
         #expect(r.bodyText == "[Basic dGVzdDp0ZXN0]")
@@ -74,8 +71,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "header")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r = try HTTPClient.request(port: sluice.proxyPort, method: "POST", path: "/hello",
                                        headers: [("authorization", "user-token-xxx")])
         #expect(r.status == 200)
@@ -90,8 +86,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "hello")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/default/non-existent\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r = try HTTPClient.request(port: sluice.proxyPort, method: "POST", path: "/hello",
                                        headers: [("Content-Type", "application/x-www-form-urlencoded")], body: "test")
         #expect(r.status == 404)
@@ -107,8 +102,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "hello")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route(uri: "/hello/*", "function_uri: \"http://127.0.0.1:\(fn.port)\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/hello/openfunction")
         #expect(r.status == 200)
         #expect(r.bodyText == "Hello, openfunction!\n")
@@ -127,8 +121,7 @@ import TestSupport
             OF.route(id: "1", uri: "/hello", "function_uri: \"http://localhost:\(fn.port)/default/function-sample/test\", \(token)"),
             OF.route(id: "2", uri: "/hello/*", "function_uri: \"http://localhost:\(fn.port)/default/function-sample\", \(token)"),
             OF.route(id: "3", uri: "/noauth", "function_uri: \"http://localhost:\(fn.port)/default/function-sample/test\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let post = try HTTPClient.request(port: sluice.proxyPort, method: "POST", path: "/hello", body: "test")
         #expect(post.status == 200)

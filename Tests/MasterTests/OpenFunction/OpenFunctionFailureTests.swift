@@ -16,8 +16,7 @@ import TestSupport
     @Test func connectionRefused() throws {
         let port = try OF.closedPort()
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(port)/x\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         Self.expect503(try HTTPClient.request(port: sluice.proxyPort, path: "/hello"))
         #expect(OF.waitForLog(sluice, "failed to process openfunction, err: connection refused"), "\(sluice.errorLog)")
     }
@@ -27,8 +26,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "hello", "--delay", "1500")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/slow\", timeout: 500"))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         Self.expect503(try HTTPClient.request(port: sluice.proxyPort, path: "/hello", timeout: 10))
         #expect(OF.waitForLog(sluice, "failed to process openfunction, err: timeout"), "\(sluice.errorLog)")
     }
@@ -36,8 +34,7 @@ import TestSupport
     /// A host that does not resolve: 503 and a resolve failure naming the host.
     @Test func unresolvableHost() throws {
         let sluice = try OF.start(OF.route("function_uri: \"http://nonexistent.invalid/x\", timeout: 2000"))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         Self.expect503(try HTTPClient.request(port: sluice.proxyPort, path: "/hello", timeout: 30))
         #expect(OF.waitForLog(sluice, "failed to process openfunction, err: failed to resolve nonexistent.invalid"),
                 "\(sluice.errorLog)")
@@ -49,8 +46,7 @@ import TestSupport
             OF.route(id: "1", uri: "/ftp", "function_uri: \"ftp://x\""),
             OF.route(id: "2", uri: "/nohost", "function_uri: \"http:///x\""),
             OF.route(id: "3", uri: "/port", "function_uri: \"http://127.0.0.1:99999/x\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         Self.expect503(try HTTPClient.request(port: sluice.proxyPort, path: "/ftp"))
         #expect(OF.waitForLog(sluice, "failed to process openfunction, err: bad uri: ftp://x"), "\(sluice.errorLog)")
         Self.expect503(try HTTPClient.request(port: sluice.proxyPort, path: "/nohost"))
@@ -67,8 +63,7 @@ import TestSupport
         let sluice = try OF.start(
             OF.route(id: "1", uri: "/dead", "function_uri: \"http://127.0.0.1:\(port)/x\""),
             OF.route(id: "2", uri: "/live", "function_uri: \"http://127.0.0.1:\(fn.port)/live\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let client = try HTTPClient(port: sluice.proxyPort)
         try client.sendRequest(path: "/dead")
         Self.expect503(try client.readResponse())

@@ -20,8 +20,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "hello")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/ka\""), workers: 1)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         try Self.call(sluice, "/hello", count: 50, body: "Hello, ka!\n")
         let stats = try fn.stats()
         #expect(stats.requests == 50)
@@ -34,8 +33,7 @@ import TestSupport
         defer { fn.stop() }
         let uri = "function_uri: \"http://127.0.0.1:\(fn.port)/\""
         let sluice = try OF.start(OF.route(id: "1", uri: "/a", uri), OF.route(id: "2", uri: "/b", uri), workers: 1)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         for i in 0..<20 {
             let r = try HTTPClient.request(port: sluice.proxyPort, path: i % 2 == 0 ? "/a" : "/b")
             #expect(r.bodyText == "Hello, !\n")
@@ -50,8 +48,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "hello")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/off\", keepalive: false"), workers: 1)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         try Self.call(sluice, "/hello", count: 20, body: "Hello, off!\n")
         var stats = try fn.stats()
         #expect(stats.requests == 20)
@@ -67,8 +64,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "hello", "--delay", "300")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/pool\", keepalive_pool: 1"), workers: 1)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let clients = try (0..<4).map { _ in try HTTPClient(port: sluice.proxyPort, timeout: 10) }
         for client in clients { try client.sendRequest(path: "/hello") }
         for client in clients {
@@ -94,8 +90,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "hello")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/idle\", keepalive_timeout: 1000"), workers: 1)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         try Self.call(sluice, "/hello", count: 1, body: "Hello, idle!\n")
         #expect(try fn.stats().open == 1)
         let closed = TestSupport.waitUntil(timeout: 10, interval: 0.1) { ((try? fn.stats())?.open ?? 1) == 0 }
@@ -112,8 +107,7 @@ import TestSupport
         let first = try TestUpstream { _ in TestResponse.text("first") }
         let port = first.port
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(port)/\""), workers: 1)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r1 = try HTTPClient.request(port: sluice.proxyPort, path: "/hello")
         #expect(r1.bodyText == "first")
         #expect(first.openConnections == 1)

@@ -38,8 +38,7 @@ import TestSupport
             OF.route(id: "6", uri: "/exactnopath", "function_uri: \"\(base)\""),
             OF.route(id: "7", uri: "/hello*", "function_uri: \"\(base)/api\""),
             OF.route(id: "8", uri: "/star*", "function_uri: \"\(base)\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let cases: [(String, String)] = [
             ("/p1/a/b", "/api/a/b"),
             ("/p1/", "/api/"),
@@ -68,8 +67,7 @@ import TestSupport
         let fn = try TestUpstream()
         defer { fn.stop() }
         let sluice = try OF.start(OF.route(uri: "/hello/*", "function_uri: \"http://127.0.0.1:\(fn.port)/api\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let cases: [(String, String)] = [
             ("/hello/a%20b", "/api/a%20b"),
             ("/hello/a%3Fb", "/api/a%3Fb"),
@@ -97,8 +95,7 @@ import TestSupport
             OF.route(id: "1", uri: "/plain/*", "function_uri: \"\(base)/api\""),
             OF.route(id: "2", uri: "/fixed/*", "function_uri: \"\(base)/api?fixed=1\""),
             OF.route(id: "3", uri: "/nopath", "function_uri: \"\(base)?fixed=1\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let cases: [(String, String)] = [
             ("/plain/x?b=2&a=1%20x&&c&a=3", "/api/x?b=2&a=1%20x&&c&a=3"),
             ("/plain/x?q=a+b%2Fc/d?e", "/api/x?q=a+b%2Fc/d?e"),
@@ -120,8 +117,7 @@ import TestSupport
         let sluice = try OF.start(
             OF.route(id: "1", uri: "/ip", "function_uri: \"http://127.0.0.1:\(fn.port)/api\""),
             OF.route(id: "2", uri: "/name", "function_uri: \"http://LocalHost:\(fn.port)/api\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let ip = try Self.received(sluice, fn, "/ip", headers: [("Host", "client.example")])
         #expect(ip?.headerValues("host") == ["127.0.0.1"])
         let name = try Self.received(sluice, fn, method: "DELETE", "/name")
@@ -142,8 +138,7 @@ import TestSupport
             OF.route(id: "1", uri: "/token", "function_uri: \"\(base)/\", authorization: {service_token: \"test:test\"}"),
             OF.route(id: "2", uri: "/none", "function_uri: \"\(base)/\""),
             OF.route(id: "3", uri: "/empty", "function_uri: \"\(base)/\", authorization: {}"))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let overridden = try Self.received(sluice, fn, "/token", headers: [("Authorization", "Bearer client")])
         #expect(overridden?.headerValues("authorization") == ["Basic dGVzdDp0ZXN0"])
         let added = try Self.received(sluice, fn, "/token")
@@ -162,8 +157,7 @@ import TestSupport
         let fn = try TestUpstream()
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/api\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let request = try Self.received(sluice, fn, "/hello", headers: [
             ("Connection", "close, X-Hop"), ("Keep-Alive", "timeout=5"), ("X-Hop", "1"), ("TE", "trailers"),
             ("Upgrade", "websocket"), ("Proxy-Connection", "keep-alive"), ("Trailer", "X-T"),
@@ -186,8 +180,7 @@ import TestSupport
         let fn = try TestUpstream { _ in TestResponse.text("ok") }
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/api\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let plain = try Self.received(sluice, fn, method: "POST", "/hello", body: Array("hello".utf8))
         #expect(plain?.headerValues("content-length") == ["5"])
@@ -225,8 +218,7 @@ import TestSupport
         let fn = try TestUpstream()
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/api\", max_req_body_size: 10"))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let atLimit = try Self.received(sluice, fn, method: "POST", "/hello", body: Array("0123456789".utf8))
         #expect(atLimit?.bodyText == "0123456789")
@@ -254,8 +246,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "body")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let client = try HTTPClient(port: sluice.proxyPort, timeout: 10)
         try client.send("POST /hello HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
         let interim = try client.readResponse(skipInformational: false)
@@ -277,8 +268,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "hello", "--delay", "300")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/after\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         for _ in 0..<3 {
             let client = try HTTPClient(port: sluice.proxyPort)
             try client.sendRequest(path: "/hello")

@@ -16,8 +16,7 @@ import TestSupport
         }
         defer { fn.stop() }
         let sluice = try OF.start(OF.route(uri: "/big/*", "function_uri: \"http://127.0.0.1:\(fn.port)/\", timeout: 30000"))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         for path in ["/big/length", "/big/chunked"] {
             let r = try HTTPClient.request(port: sluice.proxyPort, path: path, timeout: 30)
             #expect(r.status == 200, "\(path)")
@@ -51,8 +50,7 @@ import TestSupport
         }
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let client = try HTTPClient(port: sluice.proxyPort)
         try client.sendRequest(path: "/hello")
         let r = try client.readResponse()
@@ -79,8 +77,7 @@ import TestSupport
         }
         defer { fn.stop() }
         let sluice = try OF.start(OF.route(uri: "/e/*", "function_uri: \"http://127.0.0.1:\(fn.port)\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r500 = try HTTPClient.request(port: sluice.proxyPort, path: "/e/500")
         #expect(r500.status == 500)
         #expect(r500.body.isEmpty, "\(r500.bodyText)")
@@ -98,8 +95,7 @@ import TestSupport
         let fn = try OF.standIn("--mode", "hello")
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"http://127.0.0.1:\(fn.port)/head\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let client = try HTTPClient(port: sluice.proxyPort)
         try client.sendRequest(method: "HEAD", path: "/hello")
         let head = try client.readResponse(forHEAD: true)

@@ -88,8 +88,7 @@ import TestSupport
         #expect(checked.status == 0, "\(checked.output)")
 
         let sluice = try OF.start(OF.route(bad, extra: upstreamMember))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/hello?x=1")
         #expect(r.status == 200)
         #expect(try r.echoed().target == "/hello?x=1")

@@ -19,8 +19,7 @@ struct OpenFunctionTLSTests {
         let sluice = try OF.start(
             OF.route(id: "1", uri: "/ip", "function_uri: \"https://127.0.0.1:\(fn.port)/tls\", ssl_verify: false"),
             OF.route(id: "2", uri: "/name", "function_uri: \"https://localhost:\(fn.port)/named\", ssl_verify: false"))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/ip")
         #expect(r.status == 200)
         #expect(r.bodyText == "Hello, tls!\n")
@@ -35,8 +34,7 @@ struct OpenFunctionTLSTests {
         let fn = try Self.tlsStandIn(cert)
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"https://127.0.0.1:\(fn.port)/tls\""))
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/hello")
         #expect(r.status == 503)
         #expect(r.bodyText.contains("<title>503 Service Temporarily Unavailable</title>"))
@@ -59,8 +57,7 @@ struct OpenFunctionTLSTests {
             OF.route(id: "1", uri: "/ip", "function_uri: \"https://127.0.0.1:\(fn.port)/ip\""),
             OF.route(id: "2", uri: "/name", "function_uri: \"https://localhost:\(fn.port)/name\""),
             environment: ["SSL_CERT_FILE": cert.cert])
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let ip = try HTTPClient.request(port: sluice.proxyPort, path: "/ip")
         #expect(ip.status == 200, "\(sluice.errorLog)")
         #expect(ip.bodyText == "Hello, ip!\n")
@@ -80,8 +77,7 @@ struct OpenFunctionTLSTests {
             OF.route(id: "2", uri: "/name", "function_uri: \"https://localhost:\(fn.port)/name\""),
             OF.route(id: "3", uri: "/off", "function_uri: \"https://localhost:\(fn.port)/off\", ssl_verify: false"),
             environment: ["SSL_CERT_FILE": cert.cert])
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let ip = try HTTPClient.request(port: sluice.proxyPort, path: "/ip")
         #expect(ip.status == 503)
         #expect(OF.waitForLog(sluice, "failed to process openfunction, err: certificate verify failed: IP address mismatch"),
@@ -107,8 +103,7 @@ struct OpenFunctionTLSTrafficTests {
         defer { fn.stop() }
         let sluice = try OF.start(OF.route("function_uri: \"https://localhost:\(fn.port)/\", timeout: 20000"),
                                   environment: ["SSL_CERT_FILE": cert.cert])
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "\(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
         let piece = Array("0123456789abcdef".utf8)
         let body = Array([[UInt8]](repeating: piece, count: 65536).joined())  // 1 MiB
         let expected = Array("Hello, ".utf8) + body + Array("!\n".utf8)

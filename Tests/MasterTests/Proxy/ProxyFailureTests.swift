@@ -10,8 +10,7 @@ import TestSupport
         let sluice = try SluiceProcess(configYAML: Proxy.config(), apisixYAML: Proxy.apisix(
             Proxy.route(id: "dead", uri: "/*", nodes: ["127.0.0.1:\(port)"])), workers: 1)
         try sluice.start()
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/dead?q=1")
         #expect(r.status == 502)
@@ -31,8 +30,7 @@ import TestSupport
         let upstream = try TestUpstream { _ in TestResponse(action: .hang) }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream, upstreamExtra: "timeout: {connect: 1, send: 1, read: 1}")
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/slow", timeout: 10)
         #expect(r.status == 504)
@@ -52,8 +50,7 @@ import TestSupport
             Proxy.route(id: "r", uri: "/*", nodes: [upstream.address], upstreamExtra: "timeout: {connect: 60, send: 60, read: 60}",
                         routeExtra: "timeout: {connect: 1, send: 1, read: 1}")), workers: 1)
         try sluice.start()
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/slow", timeout: 10)
         #expect(r.status == 504)
@@ -71,8 +68,7 @@ import TestSupport
             Proxy.route(id: "noretry", uri: "/noretry", nodes: ["127.0.0.1:\(dead)", upstream.address], upstreamExtra: "retries: 0")
         ), workers: 1)
         try sluice.start()
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         // Round robin alternates: among 4 requests at least 2 pick the dead node first.
         for _ in 0..<4 {
@@ -100,8 +96,7 @@ import TestSupport
             Proxy.route(id: "r", uri: "/*", nodes: [bad.address, good.address], upstreamExtra: "timeout: {connect: 1, send: 1, read: 1}")
         ), workers: 1)
         try sluice.start()
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         // Round robin: within two requests one goes to the bad node first.
         for i in 0..<2 {
@@ -127,8 +122,7 @@ import TestSupport
         let sluice = try SluiceProcess(configYAML: Proxy.config(), apisixYAML: Proxy.apisix(
             Proxy.route(id: "r", uri: "/*", nodes: ["127.0.0.1:\(a)", "127.0.0.1:\(b)"])), workers: 1)
         try sluice.start()
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/x")
         #expect(r.status == 502)
@@ -148,8 +142,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream, upstreamExtra: "retries: 0")
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -173,8 +166,7 @@ import TestSupport
         let sluice = try SluiceProcess(configYAML: Proxy.config(), apisixYAML: Proxy.apisix(
             Proxy.route(id: "r", uri: "/*", nodes: [upstream.address])), workers: 1)
         try sluice.start()
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/e")
         #expect(r.status == 503)
@@ -191,8 +183,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }

@@ -12,8 +12,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -32,8 +31,7 @@ import TestSupport
         let sluice = try SluiceProcess(configYAML: Proxy.config(), apisixYAML: Proxy.apisix(
             Proxy.route(id: "a", uri: "/a/*", nodes: [upstream.address])), workers: 1)
         try sluice.start()
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -57,8 +55,7 @@ import TestSupport
         let upstream = try TestUpstream { _ in TestResponse.text("twelve bytes") }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -79,8 +76,7 @@ import TestSupport
         let upstream = try TestUpstream { _ in TestResponse(body: Array("x".utf8), chunked: true) }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -103,8 +99,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -132,8 +127,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -152,8 +146,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -179,8 +172,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream, upstreamExtra: "retries: 0")
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -206,8 +198,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream, upstreamExtra: "keepalive_pool: {size: 4, idle_timeout: 60, requests: 2}")
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -226,8 +217,7 @@ import TestSupport
         let upstream = try TestUpstream(recording: false) { _ in TestResponse(bodyRepeat: (chunk, 256)) }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort, timeout: 20)
         defer { client.close() }

@@ -12,8 +12,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let r = try HTTPClient.request(port: sluice.proxyPort, path: "/a")
         #expect(r.status == 201)
@@ -33,8 +32,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let target = "/a/%7Euser/b%2Fc?x=1&y=%20z&x=2&empty=&=odd"
         let r = try HTTPClient.request(port: sluice.proxyPort, method: "DELETE", path: target)
@@ -57,8 +55,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -82,8 +79,7 @@ import TestSupport
                         upstreamExtra: "pass_host: rewrite, upstream_host: backend.internal:8443")
         ), workers: 1)
         try sluice.start()
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let pass = try HTTPClient.request(port: sluice.proxyPort, path: "/pass", headers: [("Host", "Client.Example:1234")]).echoed()
         #expect(pass.headerValues("host") == ["Client.Example:1234"])
@@ -99,8 +95,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let e = try HTTPClient.request(port: sluice.proxyPort, path: "/f", headers: [
             ("Host", "api.example:8080"),
@@ -127,8 +122,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let e = try HTTPClient.request(port: sluice.proxyPort, path: "/rip", headers: [("X-Real-IP", "198.51.100.9")]).echoed()
         #expect(e.headerValues("x-real-ip") == ["198.51.100.9"])
@@ -144,8 +138,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -177,8 +170,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -207,8 +199,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         for (path, expected) in [("/plain", "plain"), ("/chunked", "from-chunked")] {
             let client = try HTTPClient(port: sluice.proxyPort)

@@ -44,8 +44,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let (r, closed) = try exchange(raw, port: sluice.proxyPort)
         #expect(r.status == status, "\(name)")
@@ -69,8 +68,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let (r, closed) = try exchange(
             "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body + Self.smuggled, port: sluice.proxyPort)
@@ -102,8 +100,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -126,8 +123,7 @@ import TestSupport
         }
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream, upstreamExtra: "retries: 0")
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let client = try HTTPClient(port: sluice.proxyPort)
         defer { client.close() }
@@ -153,8 +149,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let (r, closed) = try exchange("GET /" + String(repeating: "a", count: 10_000) + " HTTP/1.1\r\nHost: x\r\n\r\n", port: sluice.proxyPort)
         #expect(r.status == 414)
@@ -168,8 +163,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream)
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let big = "GET /a HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "b", count: 40_000) + "\r\n\r\n"
         let (r, closed) = try exchange(big, port: sluice.proxyPort)
@@ -188,8 +182,7 @@ import TestSupport
         let upstream = try TestUpstream()
         defer { upstream.stop() }
         let sluice = try Proxy.start(to: upstream, http: ["client_max_body_size: 1k"])
-        defer { sluice.stop() }
-        defer { #expect(!sluice.workerCrashed, "a worker died: \(sluice.errorLog)") }
+        defer { sluice.stopCheckingWorkers() }
 
         let body = String(repeating: "x", count: 2000)
         let (r, closed) = try exchange("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n" + body, port: sluice.proxyPort)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import TestSupport
+import Testing
 
 // Small private helpers for the proxy integration tests (TestSupport has no route builder).
 
@@ -63,4 +64,13 @@ enum Proxy {
 extension SluiceProcess {
     /// Whether error.log reports a worker that died (a crash in the data plane).
     var workerCrashed: Bool { errorLog.contains("exited on signal") }
+}
+
+extension SluiceProcess {
+    /// Stops this instance, first recording an issue if one of its workers died meanwhile (every
+    /// proxy and openfunction test ends this way).
+    func stopCheckingWorkers(sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(!workerCrashed, "a worker died: \(errorLog)", sourceLocation: sourceLocation)
+        stop()
+    }
 }
