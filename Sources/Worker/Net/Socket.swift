@@ -22,10 +22,7 @@ package struct SocketAddress: Sendable {
             sin.sin_family = sa_family_t(AF_INET)
             sin.sin_port = in_port_t(UInt16(port).bigEndian)
             sin.sin_addr = v4
-            withUnsafeMutableBytes(of: &storage) { dst in
-                withUnsafeBytes(of: &sin) { dst.copyMemory(from: $0) }
-            }
-            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            store(sin)
             return
         }
         var v6 = in6_addr()
@@ -34,13 +31,19 @@ package struct SocketAddress: Sendable {
             sin6.sin6_family = sa_family_t(AF_INET6)
             sin6.sin6_port = in_port_t(UInt16(port).bigEndian)
             sin6.sin6_addr = v6
-            withUnsafeMutableBytes(of: &storage) { dst in
-                withUnsafeBytes(of: &sin6) { dst.copyMemory(from: $0) }
-            }
-            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            store(sin6)
             return
         }
         return nil
+    }
+
+    /// Copies a `sockaddr_in` or `sockaddr_in6` into `storage` and sets `length`.
+    private mutating func store<Address>(_ address: Address) {
+        var address = address
+        withUnsafeMutableBytes(of: &storage) { dst in
+            withUnsafeBytes(of: &address) { dst.copyMemory(from: $0) }
+        }
+        length = socklen_t(MemoryLayout<Address>.size)
     }
 
     package var family: Int32 { Int32(storage.ss_family) }
