@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Heap allocations per proxied request: Sluice (1 worker) under valgrind memcheck, two runs of
-# N1 and N2 sequential keep-alive GET /proxy requests; the worker's "total heap usage: N allocs"
-# differs by (N2-N1) requests' worth, whatever start-up and shutdown cost.
+# N1 and N2 sequential requests; the worker's "total heap usage: N allocs" differs by (N2-N1)
+# requests' worth, whatever start-up and shutdown cost. Three cases: keep-alive GET /proxy,
+# GET /proxy with a new client connection per request, keep-alive POST /proxy with a 1 KiB body.
 #
 #   benchmarks/allocs.sh [--n1 300] [--n2 1300] [--skip-build]
 #
@@ -32,16 +33,16 @@ strip --strip-debug -o "$WORK/sluice" "$SLUICE"
 SLUICE="$WORK/sluice"
 start_upstream 1
 
-allocs_for() {  # requests [--close] -> prints the worker's total allocs, frees, bytes
+allocs_for() {  # requests [seqclient flags] -> prints the worker's total allocs, frees, bytes
   local n="$1" port log pid worker
   port=$(free_port)
-  log="$WORK/vg-$n${2:-}"; mkdir -p "$log"
+  log="$WORK/vg-$n-${2:-}${3:-}"; mkdir -p "$log"
   SLUICE_WRAPPER="valgrind --tool=memcheck --trace-children=yes --leak-check=no
     --log-file=$log/%p.log" SLUICE_START_TIMEOUT=180 start_sluice 1 "$port"
   sleep 1
   worker=$(ps -o pid=,comm= --ppid "$SLUICE_PID" | awk '/sluice: worker/ {print $1; exit}')
   [ -n "$worker" ] || { ps -o pid=,comm= --ppid "$SLUICE_PID" >&2; echo "no worker" >&2; exit 1; }
-  timeout 600 python3 "$HERE/seqclient.py" --port "$port" -n "$n" --timeout 580 ${2:-} >&2
+  timeout 600 python3 "$HERE/seqclient.py" --port "$port" -n "$n" --timeout 580 ${2:-} ${3:-} >&2
   kill -QUIT "$SLUICE_PID"
   for _ in $(seq 600); do kill -0 "$SLUICE_PID" 2>/dev/null || break; sleep 0.1; done
   stop_pid "$SLUICE_PID" KILL
@@ -50,14 +51,15 @@ allocs_for() {  # requests [--close] -> prints the worker's total allocs, frees,
     | awk '{gsub(",",""); print $1, $3, $5}' # allocs frees bytes
 }
 echo "sluice: $SLUICE"
-for mode in keepalive close; do
+for mode in keepalive close post; do
   flag=""; [ "$mode" = close ] && flag=--close
+  [ "$mode" = post ] && flag="--post 1024"
   read -r a1 f1 b1 < <(allocs_for "$N1" $flag)
   read -r a2 f2 b2 < <(allocs_for "$N2" $flag)
   echo "$mode: worker after $N1 requests: $a1 allocs, $f1 frees, $b1 bytes allocated"
   echo "$mode: worker after $N2 requests: $a2 allocs, $f2 frees, $b2 bytes allocated"
   python3 -c "
-n=$N2-$N1; what={'keepalive': 'one keep-alive client connection', 'close': 'a new client connection per request'}['$mode']
-print(f'per request (GET /proxy, {what}, pooled upstream): '
+n=$N2-$N1; what={'keepalive': 'GET /proxy, one keep-alive client connection', 'close': 'GET /proxy, a new client connection per request', 'post': 'POST /proxy 1 KiB body, one keep-alive client connection'}['$mode']
+print(f'per request ({what}, pooled upstream): '
   f'{($a2-$a1)/n:.2f} allocs, {($f2-$f1)/n:.2f} frees, {($b2-$b1)/n:.0f} bytes')"
 done

@@ -10,9 +10,13 @@ def main():
     ap.add_argument("-n", type=int, default=10000)
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--close", action="store_true", help="Connection: close (a new connection per request)")
+    ap.add_argument("--post", type=int, default=0, metavar="BYTES", help="POST a body of BYTES instead of GET")
     a = ap.parse_args()
     extra = "Connection: close\r\n" if a.close else ""
-    req = (f"GET {a.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n").encode()
+    if a.post:
+        req = (f"POST {a.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: {a.post}\r\n\r\n").encode() + b"x" * a.post
+    else:
+        req = (f"GET {a.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n").encode()
     deadline = time.monotonic() + a.timeout
     sock, buf, opened, ok, bad = None, b"", 0, 0, 0
     for _ in range(a.n):

@@ -23,6 +23,8 @@ package final class WorkerLoop {
     package lazy var resolver = Resolver(base: base)
     /// TLS to `https` upstreams and functions; made on first use, after fork.
     package lazy var tlsContext: TLSClientContext? = TLSClientContext()
+    /// Spare buffer blocks: idle pooled upstream connections park theirs here.
+    package let buffers = BufferCache()
 
     private struct Listener {
         let fd: Int32

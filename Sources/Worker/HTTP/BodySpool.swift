@@ -29,7 +29,7 @@ package final class BodySpool {
 
     package func reset() {
         memory.clear()
-        memory.shrink(to: 16 * 1024)
+        memory.shrink()
         if fd >= 0 { close(fd); fd = -1 }
         count = 0
         failure = nil

@@ -167,10 +167,7 @@ package final class ClientConnection {
         phase = .closing
         input.clear()
         output.clear()
-        input.shrink(to: Self.initialBuffer)
-        output.shrink(to: 2 * 1024)
-        head.clear()
-        head.shrink(to: 1024)
+        parkBuffers(keepSize: false)
         worker.recycle(self)
     }
 
@@ -1326,7 +1323,22 @@ package final class ClientConnection {
             return
         }
         readEvent.add(timeout: worker.config.keepaliveTimeout)
-        if !input.isEmpty { parseHead() }
+        if !input.isEmpty {
+            parseHead()
+            return
+        }
+        parkBuffers(keepSize: true)
+    }
+
+    /// An idle keep-alive connection holds no buffer memory (nginx frees its header buffer the
+    /// same way): empty buffers go to the worker's cache, and take a block again on the next
+    /// read or append (`ByteBuffer.reserve`). Memory follows the connections in use.
+    private func parkBuffers(keepSize: Bool) {
+        let cache = worker.buffers
+        if input.isEmpty { input.park(in: cache, keepSize: keepSize) }
+        if output.isEmpty { output.park(in: cache, keepSize: keepSize) }
+        head.park(in: cache, keepSize: keepSize)
+        forwardHead.park(in: cache, keepSize: keepSize)
     }
 
     /// Closes after sending everything, so the client reads the whole last response.

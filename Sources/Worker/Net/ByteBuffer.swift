@@ -7,6 +7,11 @@ import Glibc
 ///
 /// Bytes `[readIndex, writeIndex)` are pending. Growth doubles up to `limit` and is rare (large
 /// request heads); the steady state allocates nothing.
+///
+/// An owner that goes idle for a while (an upstream connection resting in a keepalive pool) can
+/// `park` its empty storage in the worker's `BufferCache` and `unpark` a block when it is used
+/// again: idle connections then hold no buffer memory, and the blocks serve the busy ones.
+/// A parked buffer has capacity 0; anything that appends to it still works (`reserve` allocates).
 package struct ByteBuffer {
     package private(set) var base: UnsafeMutableRawPointer
     package private(set) var capacity: Int
@@ -16,15 +21,72 @@ package struct ByteBuffer {
     package var writeIndex: Int = 0
     /// Largest capacity `reserve` may grow to.
     package let limit: Int
+    /// The capacity it starts with and shrinks back to.
+    package let nominal: Int
+    /// The capacity `unpark` restores: what it had when parked (a connection that carries
+    /// 2 KiB requests keeps a 2 KiB block), or `nominal`.
+    private var parkedSize: Int
+    /// Where blocks come from and go to once the owner parked or unparked it: growth then trades
+    /// blocks with the cache instead of calling malloc.
+    private unowned(unsafe) var cache: BufferCache?
 
     package init(capacity: Int, limit: Int) {
         self.capacity = capacity
+        self.nominal = capacity
+        self.parkedSize = capacity
         self.limit = max(limit, capacity)
         base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
 
+    /// A buffer that starts parked: its first `unpark` (or append) gives it storage.
+    package init(parkedCapacity capacity: Int, limit: Int) {
+        self.capacity = 0
+        self.nominal = capacity
+        self.parkedSize = capacity
+        self.limit = max(limit, capacity)
+        base = BufferCache.parkedBase
+    }
+
     /// Frees the storage; the owner calls it once, when it is destroyed.
-    package func deallocate() { base.deallocate() }
+    package func deallocate() {
+        if capacity > 0 { base.deallocate() }
+    }
+
+    @inline(__always) package var isParked: Bool { capacity == 0 }
+
+    /// Hands the storage to `cache`, dropping any pending bytes. With `keepSize` the next `unpark`
+    /// asks for a block of the current capacity, else for `nominal`.
+    package mutating func park(in cache: BufferCache, keepSize: Bool) {
+        self.cache = cache
+        readIndex = 0
+        writeIndex = 0
+        guard capacity > 0 else {
+            if !keepSize { parkedSize = nominal }
+            return
+        }
+        parkedSize = keepSize ? capacity : nominal
+        cache.give(base, size: capacity)
+        base = BufferCache.parkedBase
+        capacity = 0
+    }
+
+    /// Takes storage back from `cache` (a no-op when not parked).
+    @inline(__always)
+    package mutating func unpark(from cache: BufferCache) {
+        guard capacity == 0 else { return }
+        self.cache = cache
+        base = cache.take(size: parkedSize)
+        capacity = parkedSize
+    }
+
+    private func obtain(_ size: Int) -> UnsafeMutableRawPointer {
+        if let cache { return cache.take(size: size) }
+        return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+    }
+
+    private func release(_ block: UnsafeMutableRawPointer, size: Int) {
+        if let cache { cache.give(block, size: size) } else { block.deallocate() }
+    }
 
     @inline(__always) package var count: Int { writeIndex - readIndex }
     @inline(__always) package var isEmpty: Bool { writeIndex == readIndex }
@@ -62,23 +124,25 @@ package struct ByteBuffer {
         if freeSpace >= n { return true }
         compact()
         if freeSpace >= n { return true }
-        var newCapacity = capacity
+        var newCapacity = max(capacity, nominal)
         while newCapacity - writeIndex < n { newCapacity *= 2 }
         guard newCapacity <= limit else { return false }
-        let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
-        newBase.copyMemory(from: base, byteCount: writeIndex)
-        base.deallocate()
+        let newBase = obtain(newCapacity)
+        if capacity > 0 {
+            newBase.copyMemory(from: base, byteCount: writeIndex)
+            release(base, size: capacity)
+        }
         base = newBase
         capacity = newCapacity
         return true
     }
 
-    /// Shrinks storage grown past `capacity` back to `size` when empty (after a large head).
-    package mutating func shrink(to size: Int) {
-        guard capacity > size, isEmpty else { return }
-        base.deallocate()
-        base = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-        capacity = size
+    /// Shrinks storage grown past `nominal` back to it when empty (after a large head).
+    package mutating func shrink() {
+        guard capacity > nominal, isEmpty else { return }
+        release(base, size: capacity)
+        base = obtain(nominal)
+        capacity = nominal
         readIndex = 0
         writeIndex = 0
     }
@@ -162,5 +226,61 @@ package struct ByteBuffer {
         let n = Glibc.read(fd, base + writeIndex, space)
         if n > 0 { writeIndex += n }
         return n
+    }
+}
+
+/// A worker's spare buffer blocks, by size: parked buffers give theirs back, unparked (and
+/// growing) ones take one, or a new allocation when none is spare. Only blocks up to `maxBlock`
+/// bytes are kept, at most `maxSpare` of a size; others are freed. So memory for buffers follows
+/// the number of connections in use, not the number open. One per worker; its thread only.
+package final class BufferCache {
+    package static let maxBlock = 16 * 1024
+
+    /// The base of a parked buffer: never read or written (its capacity is 0).
+    static var parkedBase: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: 16)! }
+
+    private var sizes: [Int] = []
+    private var spare: [[UnsafeMutableRawPointer]] = []
+    package let maxSpare: Int
+
+    package init(maxSpare: Int = 4096) { self.maxSpare = maxSpare }
+
+    deinit {
+        for blocks in spare { for block in blocks { block.deallocate() } }
+    }
+
+    /// Blocks of `size` kept now.
+    package func spareCount(size: Int) -> Int {
+        guard let i = sizes.firstIndex(of: size) else { return 0 }
+        return spare[i].count
+    }
+
+    @inline(__always)
+    private func slot(_ size: Int) -> Int {
+        var i = 0
+        while i < sizes.count {
+            if sizes[i] == size { return i }
+            i += 1
+        }
+        sizes.append(size)
+        spare.append([])
+        return sizes.count - 1
+    }
+
+    func take(size: Int) -> UnsafeMutableRawPointer {
+        guard size <= Self.maxBlock else { return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16) }
+        let i = slot(size)
+        if let block = spare[i].popLast() { return block }
+        return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+    }
+
+    func give(_ block: UnsafeMutableRawPointer, size: Int) {
+        guard size <= Self.maxBlock else { block.deallocate(); return }
+        let i = slot(size)
+        if spare[i].count >= maxSpare {
+            block.deallocate()
+        } else {
+            spare[i].append(block)
+        }
     }
 }

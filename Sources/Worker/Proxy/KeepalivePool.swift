@@ -32,6 +32,7 @@ package final class KeepalivePool {
                 conn.poolSlot = -1
                 conn.state = .active
                 conn.reused = true
+                conn.unparkBuffers()
                 return conn
             }
             i -= 1
@@ -56,6 +57,7 @@ package final class KeepalivePool {
         conn.state = .idle
         conn.client = nil
         conn.writeEvent.delete()
+        conn.parkBuffers(keepSize: true)
         conn.poolSlot = idle.count
         idle.append(conn)
         conn.readEvent.add(timeout: idleTimeout)

@@ -43,10 +43,11 @@ package final class UpstreamConnection {
 
     init(worker: WorkerLoop) {
         self.worker = worker
-        // Grown on demand (by doubling) for large heads and bodies; small for the common case:
-        // an idle pooled connection keeps both, and a worker may pool hundreds.
-        input = ByteBuffer(capacity: 4 * 1024, limit: 64 * 1024)
-        output = ByteBuffer(capacity: 1024, limit: 256 * 1024)
+        // Grown on demand (by doubling) for large heads and bodies; small for the common case.
+        // Parked until `attach`, and again while idle in a pool or the free list (a worker may
+        // pool hundreds): the blocks come from, and go back to, the worker's BufferCache.
+        input = ByteBuffer(parkedCapacity: 4 * 1024, limit: 64 * 1024)
+        output = ByteBuffer(parkedCapacity: 1024, limit: 256 * 1024)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
         readEvent = EventHandle(base: worker.base, callback: upstreamReadCallback, context: placeholder)
         writeEvent = EventHandle(base: worker.base, callback: upstreamWriteCallback, context: placeholder)
@@ -67,6 +68,7 @@ package final class UpstreamConnection {
         requests = 0
         input.clear()
         output.clear()
+        unparkBuffers()
         parser.reset()
         reused = false
         readEvent.assign(base: worker.base, fd: fd, events: EV_READ | EV_PERSIST, callback: upstreamReadCallback, context: contextPointer)
@@ -86,11 +88,24 @@ package final class UpstreamConnection {
         state = .free
         input.clear()
         output.clear()
-        input.shrink(to: 4 * 1024)
-        output.shrink(to: 1024)
+        parkBuffers(keepSize: false)
         client = nil
         upstream = nil
         worker.recycle(self)
+    }
+
+    /// Gives both (empty) buffers to the worker's cache: a connection holds buffer memory only
+    /// while it is connecting or in use, not while it rests in a pool (`keepSize`: it gets blocks
+    /// of the same size back) or in the free list (back to the nominal sizes).
+    func parkBuffers(keepSize: Bool) {
+        input.park(in: worker.buffers, keepSize: keepSize)
+        output.park(in: worker.buffers, keepSize: keepSize)
+    }
+
+    @inline(__always)
+    func unparkBuffers() {
+        input.unpark(from: worker.buffers)
+        output.unpark(from: worker.buffers)
     }
 
     /// Reads what the socket has into `input`: bytes read, 0 at the end of the stream, -1 with
@@ -123,8 +138,12 @@ private func upstreamReadCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutab
             // An idle pooled connection became readable (peer closed or sent junk) or timed out.
             // Over TLS, readable may only mean a TLS 1.3 session ticket: nothing for us to read.
             if Int32(what) & EV_TIMEOUT == 0, conn.tls != nil {
+                conn.input.unpark(from: conn.worker.buffers)
                 let n = conn.readInput()
-                if n < 0 && errno == EAGAIN && conn.input.isEmpty { return }
+                if n < 0 && errno == EAGAIN && conn.input.isEmpty {
+                    conn.input.park(in: conn.worker.buffers, keepSize: true)
+                    return
+                }
             }
             conn.upstream?.pool.remove(conn)
             conn.close()

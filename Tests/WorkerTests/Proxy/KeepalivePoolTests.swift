@@ -127,4 +127,29 @@ private final class PoolFixture {
         pool.release(a)
         #expect(pool.idleCount == 0 && a.fd == -1)
     }
+
+    /// An idle pooled connection holds no buffer memory: its blocks wait in the worker's cache
+    /// for the busy connections, and it gets blocks back (the sizes it had) when leased.
+    @Test func idleConnectionsParkTheirBuffers() throws {
+        let f = try PoolFixture()
+        let pool = KeepalivePool(size: 4, idleTimeout: 60, maxRequests: 100)
+        let a = f.connection()
+        #expect(!a.input.isParked && !a.output.isParked)
+        a.output.append(Array(repeating: UInt8(ascii: "x"), count: a.output.capacity + 1))
+        a.output.clear()
+        let grown = a.output.capacity
+        let spareBefore = f.worker.buffers.spareCount(size: a.input.nominal)
+        pool.release(a)
+        #expect(a.input.isParked && a.output.isParked)
+        #expect(f.worker.buffers.spareCount(size: a.input.nominal) == spareBefore + 1)
+        #expect(f.worker.buffers.spareCount(size: grown) >= 1)
+        // Another connection opened meanwhile takes the parked blocks instead of new memory.
+        let b = f.connection()
+        #expect(f.worker.buffers.spareCount(size: b.input.nominal) == spareBefore)
+        b.close()
+        #expect(b.input.isParked)
+        #expect(pool.lease(peer: 0) === a)
+        #expect(!a.input.isParked && a.output.capacity == grown)
+        a.close()
+    }
 }
