@@ -63,6 +63,22 @@ children_rss() {  # master pid -> "pid:rssKiB ..." of its worker children
   done < <(ps -o pid=,rss=,comm= --ppid "$1")
   echo "${out# }"
 }
+worker_pids() {  # master pid -> pids of its children whose args contain "worker"
+  # Sluice: "sluice: worker process" (not the control process); nginx: "nginx: worker process".
+  { ps -o pid=,args= --ppid "$1" || true; } | awk '{ pid = $1; $1 = ""; if ($0 ~ /worker/) print pid }'
+}
+cpu_ticks() {  # pid... -> utime+stime summed over them (all threads), clock ticks; "-" if one is gone
+  local pid stat total=0 f
+  [ $# -gt 0 ] || { echo -; return; }
+  for pid in "$@"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || { echo -; return; }
+    # Field 2 is "(comm)", and Sluice's comm has spaces ("sluice: worker"): split after the
+    # last ')'. The rest starts at field 3 (state); utime, stime are fields 14, 15.
+    read -r -a f <<<"${stat##*)}"
+    total=$(( total + f[11] + f[12] ))
+  done
+  echo "$total"
+}
 
 # --- nginx instances --------------------------------------------------------------------------
 nginx_prefix() {  # dir

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Helpers for benchmarks/run.sh.
 
-  report.py parse-wrk SERVER WORKERS METHOD CONNS ROUND PATH < wrk-output  -> one TSV line
-  report.py table < raw.tsv                                                 -> the table
+  report.py parse-wrk SERVER WORKERS METHOD CONNS ROUND PATH [CPU_TICKS] < wrk-output
+                                                                   -> one TSV line
+  report.py table < raw.tsv                                        -> the table
 
 TSV columns: server workers method conns round path rps p50_ms p99_ms errors non2xx
+             requests cpu_us_per_req
+CPU_TICKS: utime+stime of the server's worker processes over the run, in clock ticks
+(/proc/<pid>/stat), or "-"; cpu_us_per_req is that time per completed request (nan when
+unknown). `table` also reads the older 11-column lines (no CPU figure).
 """
+import os
 import re
 import statistics
 import sys
@@ -22,12 +28,16 @@ def ms(text):
 
 
 def parse_wrk(args, text):
-    server, workers, method, conns, rnd, path = args
+    server, workers, method, conns, rnd, path = args[:6]
+    ticks = args[6] if len(args) > 6 else "-"
     rps = p50 = p99 = float("nan")
-    errors = non2xx = 0
+    errors = non2xx = requests = 0
     for line in text.splitlines():
         line = line.strip()
-        if line.startswith("Requests/sec:"):
+        m = re.match(r"(\d+) requests in ", line)
+        if m:
+            requests = int(m.group(1))
+        elif line.startswith("Requests/sec:"):
             rps = float(line.split()[1])
         elif line.startswith("50%"):
             p50 = ms(line.split()[1])
@@ -40,8 +50,12 @@ def parse_wrk(args, text):
             non2xx = int(line.split(":")[1])
     if rps != rps:  # wrk failed: keep its output visible
         sys.stderr.write("wrk failed:\n" + text + "\n")
+    cpu = float("nan")
+    if ticks.isdigit() and requests > 0:
+        cpu = int(ticks) * 1e6 / os.sysconf("SC_CLK_TCK") / requests
     print("\t".join([server, workers, method, conns, rnd, path,
-                     f"{rps:.1f}", f"{p50:.3f}", f"{p99:.3f}", str(errors), str(non2xx)]))
+                     f"{rps:.1f}", f"{p50:.3f}", f"{p99:.3f}", str(errors), str(non2xx),
+                     str(requests), f"{cpu:.2f}"]))
 
 
 def fmt_range(values, digits=0):
@@ -59,22 +73,25 @@ def table(lines):
     runs = []
     for line in lines:
         parts = line.rstrip("\n").split("\t")
-        if len(parts) != 11:
+        if len(parts) not in (11, 13):  # 11: before requests and cpu_us_per_req
             continue
         server, workers, method, conns, rnd, path = parts[:6]
         rps, p50, p99 = map(float, parts[6:9])
         errors, non2xx = int(parts[9]), int(parts[10])
+        requests, cpu = (int(parts[11]), float(parts[12])) if len(parts) == 13 else (0, float("nan"))
         runs.append(dict(server=server, workers=int(workers), method=method, conns=int(conns),
                          round=int(rnd), path=path, rps=rps, p50=p50, p99=p99,
-                         errors=errors, non2xx=non2xx))
+                         errors=errors, non2xx=non2xx, requests=requests, cpu=cpu))
     out = []
     for r in runs:
         if r["server"] == "upstream":
+            cpu = f", cpu {r['cpu']:.1f} µs/req" if r["cpu"] == r["cpu"] else ""
             out.append(f"upstream alone (nginx return 200, {r['workers']} worker, GET c={r['conns']}):"
-                       f" {r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms")
+                       f" {r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms{cpu}")
     out.append("")
     header = ["scenario", "sluice req/s med (min-max)", "nginx req/s med (min-max)",
-              "p50 ms s/n", "p99 ms s/n", "sluice/nginx req/s (paired, min-max)", "err s/n"]
+              "p50 ms s/n", "p99 ms s/n", "cpu µs/req s/n", "sluice/nginx req/s (paired, min-max)",
+              "err s/n"]
     rows = [header]
     keys = []
     for r in runs:
@@ -83,6 +100,7 @@ def table(lines):
         k = (r["path"], r["workers"], r["method"], r["conns"])
         if k not in keys:
             keys.append(k)
+    ratio_ge1 = p99_le = 0
     for path, workers, method, conns in keys:
         def sel(server):
             return sorted((r for r in runs if r["server"] == server and r["path"] == path
@@ -93,28 +111,43 @@ def table(lines):
         ratios = [r["rps"] / nmap[r["round"]]["rps"] for r in s
                   if r["round"] in nmap and nmap[r["round"]]["rps"] > 0]
 
-        def med(rs, key):
+        def median(rs, key):
             vals = [r[key] for r in rs if r[key] == r[key]]
-            return f"{statistics.median(vals):.2f}" if vals else "-"
+            return statistics.median(vals) if vals else None
+
+        def med(rs, key, digits=2):
+            v = median(rs, key)
+            return "-" if v is None else f"{v:.{digits}f}"
+        if ratios and statistics.median(ratios) >= 1.0:
+            ratio_ge1 += 1
+        s99, n99 = median(s, "p99"), median(n, "p99")
+        if s99 is not None and n99 is not None and s99 <= n99:
+            p99_le += 1
         label = f"{path} {method} c={conns} w={workers}"
         errs = f"{sum(r['errors'] + r['non2xx'] for r in s)}/{sum(r['errors'] + r['non2xx'] for r in n)}"
         rows.append([label, fmt_range([r["rps"] for r in s]), fmt_range([r["rps"] for r in n]),
                      f"{med(s, 'p50')}/{med(n, 'p50')}", f"{med(s, 'p99')}/{med(n, 'p99')}",
-                     fmt_range(ratios, 2), errs])
+                     f"{med(s, 'cpu', 1)}/{med(n, 'cpu', 1)}", fmt_range(ratios, 2), errs])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for i, row in enumerate(rows):
         out.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
         if i == 0:
             out.append("  ".join("-" * w for w in widths))
     out.append("")
+    out.append(f"of {len(keys)} rows: median ratio >= 1.0 in {ratio_ge1},"
+               f" p99 sluice <= nginx in {p99_le}.")
+    out.append("")
     out.append("req/s: median over rounds (min-max). p50/p99: median over rounds, sluice/nginx."
+               " cpu: CPU time of the proxy's worker processes (user+system) per completed"
+               " request, median over rounds, sluice/nginx; lower is better, and less sensitive"
+               " to scheduling noise than req/s."
                " ratio: per-round sluice/nginx (runs paired within a round), median (min-max)."
                " err: socket errors + non-2xx responses, all rounds.")
     print("\n".join(out))
 
 
 def main():
-    if len(sys.argv) >= 2 and sys.argv[1] == "parse-wrk" and len(sys.argv) == 8:
+    if len(sys.argv) >= 2 and sys.argv[1] == "parse-wrk" and len(sys.argv) in (8, 9):
         parse_wrk(sys.argv[2:], sys.stdin.read())
     elif len(sys.argv) == 2 and sys.argv[1] == "table":
         table(sys.stdin.readlines())

@@ -39,14 +39,22 @@ start_upstream "$UPSTREAM_WORKERS"
 
 # --- measurement ------------------------------------------------------------------------------
 RAW="$WORK/raw.tsv"; : > "$RAW"
-run_wrk() {  # server workers method conns round port path
-  local server=$1 workers=$2 method=$3 conns=$4 round=$5 port=$6 path=$7 script=() threads=2
+run_wrk() {  # server workers method conns round port path master-pid
+  local server=$1 workers=$2 method=$3 conns=$4 round=$5 port=$6 path=$7 master=$8
+  local script=() threads=2 out pids before after ticks=-
   [ "$method" = POST ] && script=(-s "$HERE/post1k.lua")
-  local out
+  # CPU time of the server's workers over the run (utime+stime, clock ticks), for
+  # cpu_us_per_req. The same pids before and after; "-" if a worker came or went.
+  pids=$(worker_pids "$master")
+  before=$(cpu_ticks $pids)
   out=$(timeout $((DURATION + 20)) wrk -t "$threads" -c "$conns" -d "${DURATION}s" --latency \
         "${script[@]}" "http://127.0.0.1:$port$path" 2>&1) || true
+  after=$(cpu_ticks $pids)
+  if [ "$before" != - ] && [ "$after" != - ] && [ "$(worker_pids "$master")" = "$pids" ]; then
+    ticks=$((after - before))
+  fi
   python3 "$HERE/report.py" parse-wrk "$server" "$workers" "$method" "$conns" "$round" "$path" \
-    <<<"$out" >> "$RAW"
+    "$ticks" <<<"$out" >> "$RAW"
 }
 
 MACHINE="$WORK/machine.txt"
@@ -68,7 +76,7 @@ MACHINE="$WORK/machine.txt"
 cat "$MACHINE"; echo
 
 # Baseline: the upstream alone (it must be far from the bottleneck).
-run_wrk upstream "$UPSTREAM_WORKERS" GET 50 0 "$UPSTREAM_PORT" /
+run_wrk upstream "$UPSTREAM_WORKERS" GET 50 0 "$UPSTREAM_PORT" / "$UPSTREAM_PID"
 
 EXTRA="$WORK/extra.txt"; : > "$EXTRA"
 for w in $WORKERS; do
@@ -99,9 +107,10 @@ for w in $WORKERS; do
           # A B, then B A next round: neither server always gets the "second" slot.
           if [ $((r % 2)) = 1 ]; then order="sluice nginx"; else order="nginx sluice"; fi
           for s in $order; do
-            if [ "$s" = sluice ]; then port=$SPORT; else port=$NPORT; fi
+            if [ "$s" = sluice ]; then port=$SPORT master=$SLUICE_PID
+            else port=$NPORT master=$NGINX_PID; fi
             printf '  round %s %-6s %-4s c=%-3s %s\n' "$r" "$s" "$method" "$c" "$path"
-            run_wrk "$s" "$w" "$method" "$c" "$r" "$port" "$path"
+            run_wrk "$s" "$w" "$method" "$c" "$r" "$port" "$path" "$master"
           done
         done
       done
@@ -125,7 +134,8 @@ if [ "$WRITE_RESULTS" = 1 ]; then
   mkdir -p "$HERE/results"
   suffix=""; [ "$MODE" = quick ] && suffix=-quick
   dest="$HERE/results/$(date +%Y-%m-%d)-$(hostname)$suffix.txt"
-  { cat "$WORK/result.txt"; echo; echo "raw runs (server workers method conns round path rps p50_ms p99_ms errors non2xx):"
+  { cat "$WORK/result.txt"; echo; echo "raw runs (server workers method conns round path rps p50_ms p99_ms errors non2xx" \
+         "requests cpu_us_per_req):"
     cat "$RAW"; } > "$dest"
   echo "written: ${dest#$ROOT/}"
 fi
