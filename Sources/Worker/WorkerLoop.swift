@@ -25,6 +25,8 @@ package final class WorkerLoop {
     package lazy var tlsContext: TLSClientContext? = TLSClientContext()
     /// Spare buffer blocks: idle pooled upstream connections park theirs here.
     package let buffers = BufferCache()
+    /// Connections' timeouts, through the base's common-timeout queues.
+    package let timeouts: CommonTimeouts
 
     private struct Listener {
         let fd: Int32
@@ -59,6 +61,7 @@ package final class WorkerLoop {
             exit(2)
         }
         self.base = base
+        timeouts = CommonTimeouts(base: base)
         if context.config.enableAccessLog {
             let path = context.config.accessLog.hasPrefix("/") ? context.config.accessLog : context.prefix + "/" + context.config.accessLog
             accessLog = AccessLog(path: path)

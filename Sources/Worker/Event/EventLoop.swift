@@ -11,11 +11,22 @@ package typealias EventCallback = @convention(c) (Int32, Int16, UnsafeMutableRaw
 /// One libevent event bound to a fixed context pointer. The struct is allocated once
 /// (`event_new`) and re-targeted with `event_assign` when its owner is reused for another
 /// descriptor, so a pooled connection costs no allocation per accept or connect.
+///
+/// With `timeouts` (connections' events), a timeout is armed through the base's common-timeout
+/// queue for that duration: O(1) instead of a min-heap insert and removal per re-arm, which is
+/// what libevent recommends for many events sharing a few durations (every keep-alive
+/// connection has the same keepalive_timeout, every request the same read timeout).
 package struct EventHandle {
     package let raw: OpaquePointer
+    /// Unmanaged, not `unowned(unsafe) let timeouts: CommonTimeouts?`: at -Onone, Swift 6.3
+    /// reads `Optional.none` of a struct holding such a field as a value (iterating an array of
+    /// them never ended: `for listener in listeners` looped forever on the last element).
+    private let timeouts: Unmanaged<CommonTimeouts>?
 
-    package init(base: OpaquePointer, callback: EventCallback, context: UnsafeMutableRawPointer) {
+    package init(base: OpaquePointer, callback: EventCallback, context: UnsafeMutableRawPointer,
+                 timeouts: CommonTimeouts? = nil) {
         raw = event_new(base, -1, 0, callback, context)!
+        self.timeouts = timeouts.map { Unmanaged.passUnretained($0) }
     }
 
     /// Points the (not pending) event at `fd` for `events` (`EV_READ`, `EV_WRITE`, `EV_PERSIST`).
@@ -29,6 +40,10 @@ package struct EventHandle {
     @inline(__always)
     package func add(timeout: Double? = nil) {
         if let timeout {
+            if let timeouts, let common = timeouts._withUnsafeGuaranteedRef({ $0.duration(timeout) }) {
+                event_add(raw, common)
+                return
+            }
             var tv = timeval(seconds: timeout)
             event_add(raw, &tv)
         } else {
@@ -43,6 +58,43 @@ package struct EventHandle {
     package var isPending: Bool { event_pending(raw, Int16(EV_READ | EV_WRITE | EV_TIMEOUT), nil) != 0 }
 
     package func free() { event_free(raw) }
+}
+
+/// An event base's common-timeout durations (`event_base_init_common_timeout`), made on first
+/// use: a handful per worker (keepalive, header, body, send, each upstream's connect/send/read).
+/// Past `limit` distinct durations, timeouts fall back to the ordinary heap.
+package final class CommonTimeouts {
+    private let base: OpaquePointer
+    private var seconds: [Double] = []
+    private var magic: [UnsafePointer<timeval>] = []
+    package let limit: Int
+
+    package init(base: OpaquePointer, limit: Int = 64) {
+        self.base = base
+        self.limit = limit
+    }
+
+    package var count: Int { seconds.count }
+
+    /// The base's common timeval for `duration` seconds, or nil when the table is full.
+    @inline(__always)
+    package func duration(_ duration: Double) -> UnsafePointer<timeval>? {
+        var i = 0
+        while i < seconds.count {
+            if seconds[i] == duration { return magic[i] }
+            i += 1
+        }
+        return make(duration)
+    }
+
+    private func make(_ duration: Double) -> UnsafePointer<timeval>? {
+        guard seconds.count < limit, duration >= 0 else { return nil }
+        var tv = timeval(seconds: duration)
+        guard let common = event_base_init_common_timeout(base, &tv) else { return nil }
+        seconds.append(duration)
+        magic.append(common)
+        return common
+    }
 }
 
 extension timeval {

@@ -113,8 +113,8 @@ package final class ClientConnection {
         head = ByteBuffer(capacity: 1024, limit: 64 * 1024)
         forwardHead = ByteBuffer(capacity: 1024, limit: 96 * 1024)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
-        readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder)
-        writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder)
+        readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder, timeouts: worker.timeouts)
+        writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder, timeouts: worker.timeouts)
         path.reserveCapacity(256)
         peerText.reserveCapacity(48)
         upstreamStatuses.reserveCapacity(4)

@@ -28,7 +28,7 @@ package struct ByteBuffer {
     private var parkedSize: Int
     /// Where blocks come from and go to once the owner parked or unparked it: growth then trades
     /// blocks with the cache instead of calling malloc.
-    private unowned(unsafe) var cache: BufferCache?
+    private var cache: Unmanaged<BufferCache>?  // see EventHandle.timeouts: not unowned(unsafe) ... ?
 
     package init(capacity: Int, limit: Int) {
         self.capacity = capacity
@@ -57,7 +57,7 @@ package struct ByteBuffer {
     /// Hands the storage to `cache`, dropping any pending bytes. With `keepSize` the next `unpark`
     /// asks for a block of the current capacity, else for `nominal`.
     package mutating func park(in cache: BufferCache, keepSize: Bool) {
-        self.cache = cache
+        self.cache = Unmanaged.passUnretained(cache)
         readIndex = 0
         writeIndex = 0
         guard capacity > 0 else {
@@ -74,18 +74,18 @@ package struct ByteBuffer {
     @inline(__always)
     package mutating func unpark(from cache: BufferCache) {
         guard capacity == 0 else { return }
-        self.cache = cache
+        self.cache = Unmanaged.passUnretained(cache)
         base = cache.take(size: parkedSize)
         capacity = parkedSize
     }
 
     private func obtain(_ size: Int) -> UnsafeMutableRawPointer {
-        if let cache { return cache.take(size: size) }
+        if let cache { return cache._withUnsafeGuaranteedRef { $0.take(size: size) } }
         return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
     }
 
     private func release(_ block: UnsafeMutableRawPointer, size: Int) {
-        if let cache { cache.give(block, size: size) } else { block.deallocate() }
+        if let cache { cache._withUnsafeGuaranteedRef { $0.give(block, size: size) } } else { block.deallocate() }
     }
 
     @inline(__always) package var count: Int { writeIndex - readIndex }

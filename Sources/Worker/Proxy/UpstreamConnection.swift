@@ -49,8 +49,8 @@ package final class UpstreamConnection {
         input = ByteBuffer(parkedCapacity: 4 * 1024, limit: 64 * 1024)
         output = ByteBuffer(parkedCapacity: 1024, limit: 256 * 1024)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
-        readEvent = EventHandle(base: worker.base, callback: upstreamReadCallback, context: placeholder)
-        writeEvent = EventHandle(base: worker.base, callback: upstreamWriteCallback, context: placeholder)
+        readEvent = EventHandle(base: worker.base, callback: upstreamReadCallback, context: placeholder, timeouts: worker.timeouts)
+        writeEvent = EventHandle(base: worker.base, callback: upstreamWriteCallback, context: placeholder, timeouts: worker.timeouts)
     }
 
     deinit {

@@ -68,9 +68,12 @@ extension SluiceProcess {
 
 extension SluiceProcess {
     /// Stops this instance, first recording an issue if one of its workers died meanwhile (every
-    /// proxy and openfunction test ends this way).
+    /// proxy and openfunction test ends this way), then one if the graceful quit did not end
+    /// by itself (a worker stuck in a loop, or a child that outlived the master).
     func stopCheckingWorkers(sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(!workerCrashed, "a worker died: \(errorLog)", sourceLocation: sourceLocation)
         stop()
+        #expect(!neededForcedKill, "SIGQUIT did not stop the gateway within 10 s", sourceLocation: sourceLocation)
+        #expect(strayProcessesKilled == 0, "processes outlived the master", sourceLocation: sourceLocation)
     }
 }
