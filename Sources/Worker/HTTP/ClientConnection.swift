@@ -343,47 +343,46 @@ package final class ClientConnection {
 
     private func dispatchRequest() {
         resetRequestState()
-        let h = parser.head
         // Keep the head where its ranges stay valid while `input` is consumed.
         head.clear()
-        head.append(UnsafeRawBufferPointer(start: input.base + input.readIndex, count: h.headEnd))
-        input.consume(h.headEnd)
+        head.append(UnsafeRawBufferPointer(start: input.base + input.readIndex, count: parser.head.headEnd))
+        input.consume(parser.head.headEnd)
         requestStartMs = monotonicMilliseconds()
         config = worker.runtime
-        keepAlive = h.keepAlive && !worker.quitting
-        isHead = h.method == .head
+        keepAlive = parser.head.keepAlive && !worker.quitting
+        isHead = parser.head.method == .head
         phase = .responding
         let bytes = head.readable
 
         realIPRange = nil
         realIP = nil
-        if peerTrusted, let field = h.firstHeader(.xRealIP), let ip = IPAddress(bytes: bytes.slice(field.valueRange)) {
+        if peerTrusted, let field = parser.head.firstHeader(.xRealIP), let ip = IPAddress(bytes: bytes.slice(field.valueRange)) {
             realIPRange = field.valueRange
             realIP = ip
         }
-        if h.isChunked {
+        if parser.head.isChunked {
             requestBody = .chunked
             requestBodyDone = false
-        } else if let length = h.contentLength, length > 0 {
+        } else if let length = parser.head.contentLength, length > 0 {
             requestBody = .length
             requestRemaining = length
             requestBodyDone = false
         }
         let maxBody = worker.config.clientMaxBodySize
-        if maxBody > 0, let length = h.contentLength, length > maxBody {
+        if maxBody > 0, let length = parser.head.contentLength, length > maxBody {
             worker.logger.log(.error, "client intended to send too large body: \(length) bytes, client: \(peer.hostText)")
             respondError(413, close: true)
             return
         }
-        guard HTTPPath.normalize(bytes.slice(h.pathRange), into: &path) else {
+        guard HTTPPath.normalize(bytes.slice(parser.head.pathRange), into: &path) else {
             worker.logger.log(.info, "client sent invalid request path, client: \(peer.hostText)")
             respondError(400, close: true)
             return
         }
-        let host = h.hostRange.map { bytes.slice($0) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        let host = parser.head.hostRange.map { bytes.slice($0) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
         let runtime = config!
         let match = path.withUnsafeBytes { pathBytes in
-            runtime.router.match(method: bytes.slice(h.methodRange), host: host, path: pathBytes, remote: remoteAddress())
+            runtime.router.match(method: bytes.slice(parser.head.methodRange), host: host, path: pathBytes, remote: remoteAddress())
         }
         guard let match else {
             respond(status: 404, contentType: "text/plain; charset=utf-8", body: ResponsePages.routeNotFound)
@@ -432,7 +431,7 @@ package final class ClientConnection {
         self.upstream = upstream
         triesLeft = upstream.retries
         buildForwardHead(upstream: upstream)
-        if h.expectContinue && !requestBodyDone && input.isEmpty {
+        if parser.head.expectContinue && !requestBodyDone && input.isEmpty {
             output.append("HTTP/1.1 100 Continue\r\n\r\n")
             guard writeClient() else { return }
         }
@@ -482,30 +481,29 @@ package final class ClientConnection {
     /// The request head for the upstream (apisix-compat.md section 5): the client's method and
     /// target, end-to-end headers, `Host` per `pass_host`, `X-Real-IP`, `X-Forwarded-*`, framing.
     private func buildForwardHead(upstream: UpstreamRuntime) {
-        let h = parser.head
         let bytes = head.readable
         forwardHead.clear()
-        forwardHead.append(bytes.slice(h.methodRange))
+        forwardHead.append(bytes.slice(parser.head.methodRange))
         forwardHead.append(UInt8(ascii: " "))
-        let target = bytes.slice(h.targetRange)
+        let target = bytes.slice(parser.head.targetRange)
         if target.first == UInt8(ascii: "/") || target.first == UInt8(ascii: "*") {
             forwardHead.append(target)
-        } else if h.pathRange.lowerBound >= h.targetRange.upperBound {
+        } else if parser.head.pathRange.lowerBound >= parser.head.targetRange.upperBound {
             // Absolute-form without a path (`http://host`, `http://host?q`): `pathRange` is the
             // `/` of the version, after the target; send `/` and the query.
             forwardHead.append("/")
-            if let query = h.queryRange {
+            if let query = parser.head.queryRange {
                 forwardHead.append("?")
                 forwardHead.append(bytes.slice(query))
             }
         } else {
             // Absolute-form: send origin-form.
-            forwardHead.append(bytes.slice(h.pathRange.lowerBound..<h.targetRange.upperBound))
+            forwardHead.append(bytes.slice(parser.head.pathRange.lowerBound..<parser.head.targetRange.upperBound))
         }
         forwardHead.append(" HTTP/1.1\r\nHost: ")
         switch upstream.config.passHost {
         case .pass:
-            if let hostRange = h.hostRange {
+            if let hostRange = parser.head.hostRange {
                 forwardHead.append(bytes.slice(hostRange))
             } else {
                 forwardHead.append(upstream.peers[0].hostHeader)
@@ -519,7 +517,7 @@ package final class ClientConnection {
         if upstream.config.passHost != .node { forwardHead.append("\r\n") }
         hostHeaderEnd = upstream.config.passHost == .node ? forwardHead.writeIndex : -1
         var xffSeen = false
-        for field in h.headers {
+        for field in parser.head.headers {
             switch field.known {
             case .host, .connection, .keepAlive, .proxyConnection, .upgrade, .te, .trailer,
                  .transferEncoding, .contentLength, .expect, .xRealIP, .xForwardedProto,
@@ -540,7 +538,7 @@ package final class ClientConnection {
         forwardHead.append("\r\nX-Real-IP: ")
         appendRemoteAddr(to: &forwardHead)
         forwardHead.append("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ")
-        if let hostRange = h.hostRange {
+        if let hostRange = parser.head.hostRange {
             let hostBytes = bytes.slice(hostRange)
             forwardHead.append(hostBytes)
             forwardHead.append("\r\nX-Forwarded-Port: ")
@@ -556,7 +554,7 @@ package final class ClientConnection {
         switch requestBody {
         case .none:
             // RFC 9110 §8.6: a POST/PUT/PATCH with no body says so.
-            if h.method == .post || h.method == .put || h.method == .patch {
+            if parser.head.method == .post || parser.head.method == .put || parser.head.method == .patch {
                 forwardHead.append("\r\nContent-Length: 0")
             }
         case .length:
@@ -1045,10 +1043,9 @@ package final class ClientConnection {
                 failBeforeResponse(502)
                 return
             case .complete:
-                let rh = conn.parser.head
-                if rh.status >= 100 && rh.status < 200 && rh.status != 101 {
+                if conn.parser.head.status >= 100 && conn.parser.head.status < 200 && conn.parser.head.status != 101 {
                     // Interim response (100 Continue from the upstream): not forwarded.
-                    conn.input.consume(rh.headEnd)
+                    conn.input.consume(conn.parser.head.headEnd)
                     conn.parser.reset()
                     continue
                 }
@@ -1061,11 +1058,10 @@ package final class ClientConnection {
     /// Builds the client's response head from the upstream's: end-to-end headers, our `Server`,
     /// framing recomputed (apisix-compat.md "deliberately differs": hop-by-hop always stripped).
     private func startResponse(_ conn: UpstreamConnection) {
-        let rh = conn.parser.head
         responseHeadDone = true
         upstreamHeaderMs = monotonicMilliseconds()
-        status = rh.status
-        upstreamStatuses.append(rh.status)
+        status = conn.parser.head.status
+        upstreamStatuses.append(conn.parser.head.status)
         if retainedBody > 0 {
             input.consume(retainedBody)
             retainedBody = 0
@@ -1075,7 +1071,7 @@ package final class ClientConnection {
             // re-synchronised with the client.
             closeAfterResponse = true
         }
-        if rh.status == 101 {
+        if conn.parser.head.status == 101 {
             logUpstreamError("upstream tried to switch protocols, not supported", peerIndex: conn.peerIndex)
             dropUpstream(conn)
             responseHeadDone = false
@@ -1088,18 +1084,18 @@ package final class ClientConnection {
         let bytes = conn.input.readable
         output.append(clientHTTP11 ? "HTTP/1.1 " : "HTTP/1.0 ")
         // Status code and reason as the upstream sent them.
-        output.append(decimal: Int64(rh.status))
+        output.append(decimal: Int64(conn.parser.head.status))
         output.append(" ")
-        if rh.reasonRange.isEmpty {
-            output.append(ResponsePages.reason(rh.status))
+        if conn.parser.head.reasonRange.isEmpty {
+            output.append(ResponsePages.reason(conn.parser.head.status))
         } else {
-            output.append(bytes.slice(rh.reasonRange))
+            output.append(bytes.slice(conn.parser.head.reasonRange))
         }
         output.append("\r\n")
         output.append(worker.serverHeader)
         var sawDate = false
         var contentLengthKept = false
-        for field in rh.headers {
+        for field in conn.parser.head.headers {
             switch field.known {
             case .connection, .keepAlive, .proxyConnection, .upgrade, .te, .trailer, .transferEncoding:
                 continue
@@ -1110,7 +1106,7 @@ package final class ClientConnection {
                 let name = bytes.slice(field.nameRange)
                 if Bytes.equalsIgnoringCase(name, "server") { continue }
                 if Bytes.equalsIgnoringCase(name, "date") { sawDate = true }
-                if !rh.connectionTokens.isEmpty && Self.isNamed(name, in: rh.connectionTokens, bytes) { continue }
+                if !conn.parser.head.connectionTokens.isEmpty && Self.isNamed(name, in: conn.parser.head.connectionTokens, bytes) { continue }
             }
             output.append(bytes.slice(field.nameRange))
             output.append(": ")
@@ -1124,10 +1120,10 @@ package final class ClientConnection {
             output.append("\r\n")
         }
         if let function {
-            if rh.status >= 400 {
-                worker.logger.log(.warn, "\(function.pluginName) exits with http status code \(rh.status)")
+            if conn.parser.head.status >= 400 {
+                worker.logger.log(.warn, "\(function.pluginName) exits with http status code \(conn.parser.head.status)")
             }
-        } else if rh.status >= 500 {
+        } else if conn.parser.head.status >= 500 {
             appendUpstreamStatusHeader()
         }
         switch responseFraming {
@@ -1155,7 +1151,7 @@ package final class ClientConnection {
             output.append("Connection: keep-alive\r\n\r\n")
         }
         responseBodyStart = output.writeIndex
-        conn.input.consume(rh.headEnd)
+        conn.input.consume(conn.parser.head.headEnd)
         forwardResponseBody(conn)
     }
 
@@ -1357,30 +1353,28 @@ package final class ClientConnection {
             worker.logger.log(.error, "failed to process \(function.pluginName), err: \(reason ?? message), client: \(peer.hostText)")
             return
         }
-        let h = parser.head
         let bytes = head.readable
-        let method = String(decoding: bytes.slice(h.methodRange), as: UTF8.self)
-        let target = String(decoding: bytes.slice(h.targetRange), as: UTF8.self)
-        let host = h.hostRange.map { String(decoding: bytes.slice($0), as: UTF8.self) } ?? ""
+        let method = String(decoding: bytes.slice(parser.head.methodRange), as: UTF8.self)
+        let target = String(decoding: bytes.slice(parser.head.targetRange), as: UTF8.self)
+        let host = parser.head.hostRange.map { String(decoding: bytes.slice($0), as: UTF8.self) } ?? ""
         let url = upstream.map { $0.peers[peerIndex].url } ?? ""
-        worker.logger.log(.error, "\(message), client: \(peer.hostText), server: , request: \"\(method) \(target) HTTP/1.\(h.versionMinor)\", upstream: \"\(url)\(target)\", host: \"\(host)\"")
+        worker.logger.log(.error, "\(message), client: \(peer.hostText), server: , request: \"\(method) \(target) HTTP/1.\(parser.head.versionMinor)\", upstream: \"\(url)\(target)\", host: \"\(host)\"")
     }
 
     private func writeAccessLog() {
         guard let log = worker.accessLog else { return }
         worker.clock.refresh()
-        let h = parser.head
         let bytes = head.readable
         let now = monotonicMilliseconds()
         appendRemoteAddr(to: &log.line)
         log.line.append(" - - [")
         log.line.append(worker.clock.logTime)
         log.line.append("] \"")
-        if h.headEnd > 0 && head.count > 0 {
-            log.line.append(bytes.slice(h.methodRange))
+        if parser.head.headEnd > 0 && head.count > 0 {
+            log.line.append(bytes.slice(parser.head.methodRange))
             log.line.append(" ")
-            log.line.append(bytes.slice(h.targetRange))
-            log.line.append(h.versionMinor == 0 ? " HTTP/1.0" : " HTTP/1.1")
+            log.line.append(bytes.slice(parser.head.targetRange))
+            log.line.append(parser.head.versionMinor == 0 ? " HTTP/1.0" : " HTTP/1.1")
         }
         log.line.append("\" ")
         log.line.append(decimal: Int64(status))
