@@ -122,18 +122,77 @@ package enum ASCII {
         return nil
     }
 
+    /// Bytes allowed in a Host value or absolute-form authority: VCHAR except `/ \\ @ ? #`.
+    private static let hostMaskLow: UInt64 = 0x7FFF_7FF6_0000_0000
+    private static let hostMaskHigh: UInt64 = 0x7FFF_FFFF_EFFF_FFFE
+
+    /// Whether `byte` may appear in a Host value (see `HTTPRequestParser.isValidHost`).
+    @inline(__always)
+    static func isHostByte(_ byte: UInt8) -> Bool {
+        if byte < 64 { return (hostMaskLow >> UInt64(byte)) & 1 != 0 }
+        if byte < 128 { return (hostMaskHigh >> UInt64(byte - 64)) & 1 != 0 }
+        return false
+    }
+
     // MARK: - Comparison
+    //
+    // The comparisons below read both sides a word at a time with overlapping unaligned loads
+    // (a 14-byte name is two 8-byte loads, a 3-byte method two 2-byte loads), so a known header
+    // costs a couple of compares whatever its length. Case folding is done on the whole word.
+
+    /// `word` with the bytes `A`...`Z` turned into `a`...`z` and every other byte unchanged.
+    @inline(__always)
+    static func lowercased(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let low7 = word & (0x7F &* ones)
+        // High bit of each byte: set where low7 > 0x5A (`Z`), and where low7 >= 0x41 (`A`).
+        let aboveZ = low7 &+ ((0x7F - 0x5A) &* ones)
+        let atLeastA = low7 &+ ((0x80 - 0x41) &* ones)
+        let upper = atLeastA & ~aboveZ & ~word & (0x80 &* ones)
+        return word | upper >> 2
+    }
+
+    /// Whether the `count` bytes at `a` and `b` are equal, ignoring ASCII case if `foldCase`.
+    @inline(__always)
+    static func wordsEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int, foldCase: Bool) -> Bool {
+        @inline(__always)
+        func same(_ x: UInt64, _ y: UInt64) -> Bool { foldCase ? lowercased(x) == lowercased(y) : x == y }
+        @inline(__always)
+        func load<Word: FixedWidthInteger & UnsignedInteger>(_ p: UnsafeRawPointer, _ offset: Int, _: Word.Type) -> UInt64 {
+            UInt64(Word(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: Word.self)))
+        }
+        if count >= 8 {
+            var offset = 0
+            while offset < count - 8 {
+                guard same(load(a, offset, UInt64.self), load(b, offset, UInt64.self)) else { return false }
+                offset += 8
+            }
+            return same(load(a, count - 8, UInt64.self), load(b, count - 8, UInt64.self))
+        }
+        if count >= 4 {
+            return same(load(a, 0, UInt32.self), load(b, 0, UInt32.self))
+                && same(load(a, count - 4, UInt32.self), load(b, count - 4, UInt32.self))
+        }
+        if count >= 2 {
+            return same(load(a, 0, UInt16.self), load(b, 0, UInt16.self))
+                && same(load(a, count - 2, UInt16.self), load(b, count - 2, UInt16.self))
+        }
+        if count == 1 { return same(load(a, 0, UInt8.self), load(b, 0, UInt8.self)) }
+        return true
+    }
 
     /// Whether `bytes` equals `literal` ignoring ASCII case, without allocating.
     package static func caseInsensitiveEquals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         guard bytes.count == literal.utf8CodeUnitCount else { return false }
-        return literal.withUTF8Buffer { expected in
-            for index in 0..<expected.count
-            where lower(bytes[index]) != lower(expected[index]) {
-                return false
+        guard literal.hasPointerRepresentation, let base = bytes.baseAddress else {
+            return literal.withUTF8Buffer { expected in
+                for index in 0..<expected.count where lower(bytes[index]) != lower(expected[index]) {
+                    return false
+                }
+                return true
             }
-            return true
         }
+        return wordsEqual(base, UnsafeRawPointer(literal.utf8Start), count: bytes.count, foldCase: true)
     }
 
     /// Whether `buffer[range]` equals `literal` ignoring ASCII case, without allocating.
@@ -146,10 +205,13 @@ package enum ASCII {
     /// Whether `bytes` equals `literal` exactly (case-sensitive), without allocating.
     package static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         guard bytes.count == literal.utf8CodeUnitCount else { return false }
-        return literal.withUTF8Buffer { expected in
-            for index in 0..<expected.count where bytes[index] != expected[index] { return false }
-            return true
+        guard literal.hasPointerRepresentation, let base = bytes.baseAddress else {
+            return literal.withUTF8Buffer { expected in
+                for index in 0..<expected.count where bytes[index] != expected[index] { return false }
+                return true
+            }
         }
+        return wordsEqual(base, UnsafeRawPointer(literal.utf8Start), count: bytes.count, foldCase: false)
     }
 
     /// `range` with leading and trailing SP/HTAB removed.

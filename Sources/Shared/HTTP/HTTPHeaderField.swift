@@ -88,33 +88,31 @@ package enum KnownHeader: UInt8, Sendable, Hashable, CaseIterable {
 
     /// Classifies a field name case-insensitively, without allocating.
     package init(name: UnsafeRawBufferPointer) {
-        // Dispatch on length first so most names cost one switch and at most two comparisons.
-        let candidates: (KnownHeader, KnownHeader)
+        // Dispatch on length, then compare whole words against each candidate: a name costs one
+        // switch and a few word compares, and most unknown names are rejected by length alone.
+        @inline(__always)
+        func matches(_ literal: StaticString) -> Bool { ASCII.caseInsensitiveEquals(name, literal) }
         switch name.count {
-        case 2: candidates = (.te, .other)
-        case 4: candidates = (.host, .other)
-        case 6: candidates = (.expect, .other)
-        case 7: candidates = (.upgrade, .trailer)
-        case 9: candidates = (.xRealIP, .forwarded)
-        case 10: candidates = (.connection, .keepAlive)
-        case 13: candidates = (.authorization, .other)
-        case 14: candidates = (.contentLength, .other)
-        case 15: candidates = (.xForwardedFor, .other)
+        case 2: self = matches("te") ? .te : .other
+        case 4: self = matches("host") ? .host : .other
+        case 6: self = matches("expect") ? .expect : .other
+        case 7: self = matches("upgrade") ? .upgrade : matches("trailer") ? .trailer : .other
+        case 9: self = matches("x-real-ip") ? .xRealIP : matches("forwarded") ? .forwarded : .other
+        case 10: self = matches("connection") ? .connection : matches("keep-alive") ? .keepAlive : .other
+        case 13: self = matches("authorization") ? .authorization : .other
+        case 14: self = matches("content-length") ? .contentLength : .other
+        case 15: self = matches("x-forwarded-for") ? .xForwardedFor : .other
         case 16:
-            if ASCII.caseInsensitiveEquals(name, "proxy-connection") {
-                self = .proxyConnection
-                return
-            }
-            candidates = (.xForwardedHost, .xForwardedPort)
-        case 17: candidates = (.transferEncoding, .xForwardedProto)
-        default: candidates = (.other, .other)
-        }
-        if candidates.0 != .other, ASCII.caseInsensitiveEquals(name, candidates.0.lowercaseName) {
-            self = candidates.0
-        } else if candidates.1 != .other, ASCII.caseInsensitiveEquals(name, candidates.1.lowercaseName) {
-            self = candidates.1
-        } else {
-            self = .other
+            self =
+                matches("x-forwarded-host")
+                ? .xForwardedHost
+                : matches("x-forwarded-port")
+                    ? .xForwardedPort : matches("proxy-connection") ? .proxyConnection : .other
+        case 17:
+            self =
+                matches("transfer-encoding")
+                ? .transferEncoding : matches("x-forwarded-proto") ? .xForwardedProto : .other
+        default: self = .other
         }
     }
 }
