@@ -182,6 +182,9 @@ package enum ASCII {
     }
 
     /// Whether `bytes` equals `literal` ignoring ASCII case, without allocating.
+    ///
+    /// Inlined so the literal's words are constants at each call site.
+    @inline(__always)
     package static func caseInsensitiveEquals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         guard bytes.count == literal.utf8CodeUnitCount else { return false }
         guard literal.hasPointerRepresentation, let base = bytes.baseAddress else {
@@ -203,6 +206,7 @@ package enum ASCII {
     }
 
     /// Whether `bytes` equals `literal` exactly (case-sensitive), without allocating.
+    @inline(__always)
     package static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         guard bytes.count == literal.utf8CodeUnitCount else { return false }
         guard literal.hasPointerRepresentation, let base = bytes.baseAddress else {

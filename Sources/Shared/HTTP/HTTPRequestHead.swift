@@ -73,13 +73,14 @@ package struct HTTPRequestHead: Sendable {
         pathRange = 0..<0
         queryRange = nil
         versionMinor = 1
-        headers.removeAll(keepingCapacity: true)
+        // Skipping an empty array avoids `removeAll`'s reallocation of the shared empty storage.
+        if !headers.isEmpty { headers.removeAll(keepingCapacity: true) }
         contentLength = nil
         isChunked = false
         keepAlive = true
         expectContinue = false
         hostRange = nil
-        connectionTokens.removeAll(keepingCapacity: true)
+        if !connectionTokens.isEmpty { connectionTokens.removeAll(keepingCapacity: true) }
         hasUpgrade = false
         headEnd = 0
     }

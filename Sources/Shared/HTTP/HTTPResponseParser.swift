@@ -64,11 +64,12 @@ package struct HTTPResponseHead: Sendable {
         versionMinor = 1
         status = 0
         reasonRange = 0..<0
-        headers.removeAll(keepingCapacity: true)
+        // Skipping an empty array avoids `removeAll`'s reallocation of the shared empty storage.
+        if !headers.isEmpty { headers.removeAll(keepingCapacity: true) }
         contentLength = nil
         isChunked = false
         keepAlive = true
-        connectionTokens.removeAll(keepingCapacity: true)
+        if !connectionTokens.isEmpty { connectionTokens.removeAll(keepingCapacity: true) }
         hasUpgrade = false
         headEnd = 0
     }
