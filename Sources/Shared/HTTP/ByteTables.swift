@@ -1,7 +1,7 @@
 // Byte classes for the HTTP/1.1 parsers, in the manner of nginx's `lowcase` and `usual` tables in
-// ngx_http_parse.c. The hot predicates test bits of 64-bit constants instead of loading a table:
+// ngx_http_parse.c. The hot predicates are range tests or read a table kept in a string literal:
 // a Swift `static let` array is initialised lazily and every access from another module pays a
-// `swift_once` check (measured at 1-2% of a worker's CPU); constants cost nothing.
+// `swift_once` check (measured at 1-2% of a worker's CPU); constants and literals cost nothing.
 
 /// ASCII byte constants and lookup tables shared by the HTTP parsers.
 ///
@@ -78,17 +78,36 @@ package enum ASCII {
 
     // MARK: - Predicates
 
-    /// `tchar` bits for bytes 0x00...0x3F (`!#$%&'*+-.` and digits) and 0x40...0x7F (letters and
-    /// `^_`|~`), the same set as `tokenBit` in `classes`.
-    private static let tokenMaskLow: UInt64 = 0x03FF_6CFA_0000_0000
-    private static let tokenMaskHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
-
     /// Whether `byte` may appear in an RFC 9110 token (method, field name, coding name).
     @inline(__always)
     package static func isToken(_ byte: UInt8) -> Bool {
-        if byte < 64 { return (tokenMaskLow >> UInt64(byte)) & 1 != 0 }
-        if byte < 128 { return (tokenMaskHigh >> UInt64(byte - 64)) & 1 != 0 }
-        return false
+        classTable[Int(byte)] & 0b01 != 0
+    }
+
+    /// Whether `byte` may appear in a Host value (see `HTTPRequestParser.isValidHost`): VCHAR
+    /// except `/ \ @ ? #`.
+    @inline(__always)
+    static func isHostByte(_ byte: UInt8) -> Bool {
+        classTable[Int(byte)] & 0b10 != 0
+    }
+
+    /// The classes of the bytes scanned in the longest runs (field names, Host values), 32 a
+    /// row: `0x40` plus bit 0 for a tchar and bit 1 for a Host byte, so `@` is neither, `A` a
+    /// tchar only, `B` a Host byte only and `C` both. One load per byte; and as a string literal
+    /// it is constant data in the binary, with none of a `static let` array's lazy initialization.
+    @inline(__always)
+    private static var classTable: UnsafePointer<UInt8> {
+        let table: StaticString = """
+        @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\
+        @CBACCCCBBCCBCC@CCCCCCCCCCBBBBB@\
+        @CCCCCCCCCCCCCCCCCCCCCCCCCCB@BCC\
+        CCCCCCCCCCCCCCCCCCCCCCCCCCCBCBC@\
+        @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\
+        @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\
+        @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\
+        @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+        """
+        return table.utf8Start
     }
 
     /// Whether `byte` is a visible ASCII character (0x21...0x7E).
@@ -120,18 +139,6 @@ package enum ASCII {
         let l = byte | 0x20
         if l &- 0x61 < 6 { return l - 0x61 + 10 }
         return nil
-    }
-
-    /// Bytes allowed in a Host value or absolute-form authority: VCHAR except `/ \\ @ ? #`.
-    private static let hostMaskLow: UInt64 = 0x7FFF_7FF6_0000_0000
-    private static let hostMaskHigh: UInt64 = 0x7FFF_FFFF_EFFF_FFFE
-
-    /// Whether `byte` may appear in a Host value (see `HTTPRequestParser.isValidHost`).
-    @inline(__always)
-    static func isHostByte(_ byte: UInt8) -> Bool {
-        if byte < 64 { return (hostMaskLow >> UInt64(byte)) & 1 != 0 }
-        if byte < 128 { return (hostMaskHigh >> UInt64(byte - 64)) & 1 != 0 }
-        return false
     }
 
     // MARK: - Comparison

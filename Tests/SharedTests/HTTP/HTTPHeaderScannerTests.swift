@@ -88,4 +88,22 @@ import Testing
             #expect(outcome == wholeResponse, "cut at \(cut)")
         }
     }
+
+    /// Every byte value inside a field name and inside a Host value: names take exactly the
+    /// tchars, Host values exactly VCHAR without `/ \ @ ? #` (both are read from a class table).
+    @Test func everyByteInNameAndHost() {
+        let tchar = Set(Array("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8))
+        let notHost = Set(Array("/\\@?#".utf8))
+        for byte in UInt8.min...UInt8.max {
+            let name = Array("GET / HTTP/1.1\r\nHost: h\r\nX-".utf8) + [byte] + Array("y: 1\r\n\r\n".utf8)
+            let nameStatus = parse(name, seed: UInt64(byte)).map { $0["status"] ?? "?" }
+            // A colon just ends the name early ("X-" with value "y: 1").
+            let validName = tchar.contains(byte) || byte == UInt8(ascii: ":")
+            #expect(Set(nameStatus) == [validName ? "complete" : "400"], "name byte \(byte)")
+            let host = Array("GET / HTTP/1.1\r\nHost: a".utf8) + [byte] + Array("b:80\r\n\r\n".utf8)
+            let isHost = (0x21...0x7E).contains(byte) && !notHost.contains(byte)
+            let hostStatus = parse(host, seed: UInt64(byte)).map { $0["status"] ?? "?" }
+            #expect(Set(hostStatus) == [isHost ? "complete" : "400"], "host byte \(byte)")
+        }
+    }
 }
