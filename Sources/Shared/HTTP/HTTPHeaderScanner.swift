@@ -83,6 +83,10 @@ struct HTTPHeaderScanner {
         }
         defer { position = index }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
+        if state == .lineStart, let event = Self.wholeLine(bytes, &index, stop: stop) {
+            if case .end = event { state = .endLF }
+            return event
+        }
         while index < stop {
             switch state {
             case .lineStart:
@@ -163,6 +167,36 @@ struct HTTPHeaderScanner {
             }
         }
         return index < end ? .tooLarge : .needMore
+    }
+
+    /// The common case: a complete, valid field line (or the empty line) at `index`, with its
+    /// CRLF before `stop`, read without touching the scanner's state. Returns nil, leaving `index`
+    /// at the line start, for anything else: the state machine then takes the line byte by byte
+    /// and finds the same field, error or end of input.
+    @inline(__always)
+    private static func wholeLine(_ bytes: UnsafePointer<UInt8>, _ index: inout Int, stop: Int) -> Event? {
+        let nameStart = index
+        let first = bytes[nameStart]
+        guard ASCII.isToken(first) else {
+            guard first == ASCII.cr, nameStart + 1 < stop, bytes[nameStart + 1] == ASCII.lf else { return nil }
+            index = nameStart + 2
+            return .end
+        }
+        var cursor = nameStart + 1
+        while cursor < stop, ASCII.isToken(bytes[cursor]) { cursor += 1 }
+        guard cursor < stop, bytes[cursor] == ASCII.colon else { return nil }
+        let nameEnd = cursor
+        cursor += 1
+        while cursor < stop, ASCII.isWhitespace(bytes[cursor]) { cursor += 1 }
+        guard cursor < stop else { return nil }
+        let valueStart = cursor
+        let lineEnd = skipFieldValue(bytes, from: valueStart, to: stop)
+        guard lineEnd + 1 < stop, bytes[lineEnd] == ASCII.cr, bytes[lineEnd + 1] == ASCII.lf else { return nil }
+        // `valueStart` is not whitespace, so this stops there at the latest.
+        var valueEnd = lineEnd
+        while valueEnd > valueStart, ASCII.isWhitespace(bytes[valueEnd - 1]) { valueEnd -= 1 }
+        index = lineEnd + 2
+        return .field(name: nameStart..<nameEnd, value: valueStart..<valueEnd)
     }
 
     /// The index of the first byte in `from..<to` that cannot appear in a field value (a CTL other
