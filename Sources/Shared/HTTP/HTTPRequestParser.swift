@@ -99,7 +99,11 @@ package struct HTTPRequestParser {
 
         if state != .headers {
             guard let base = buffer.baseAddress, index < end else { return .incomplete }
-            if let status = parseRequestLine(buffer, base.assumingMemoryBound(to: UInt8.self), &index) {
+            let bytes = base.assumingMemoryBound(to: UInt8.self)
+            if state == .start, ASCII.isToken(bytes[index]) {
+                if case .failure(let error) = parseWholeRequestLine(buffer, bytes, &index) { return fail(error) }
+            }
+            if state != .headers, let status = parseRequestLine(buffer, bytes, &index) {
                 return status
             }
         }
@@ -129,6 +133,59 @@ package struct HTTPRequestParser {
     }
 
     // MARK: - Request line
+
+    /// The common case: a whole `method SP target SP HTTP/1.x CRLF` at `index`, within both
+    /// limits, read in one pass. On success the state is `.headers` and `index` is after the LF;
+    /// `.failure` is a target `finishTarget` rejects. Anything else returns `.incomplete` with
+    /// nothing changed, and `parseRequestLine` takes the line byte by byte to the same result.
+    private mutating func parseWholeRequestLine(
+        _ buffer: UnsafeRawBufferPointer, _ bytes: UnsafePointer<UInt8>, _ index: inout Int
+    ) -> HTTPParseStatus {
+        let start = index
+        let end = buffer.count
+        let headStop = min(end, limits.maxHeaderBytes)
+        // Method and target bytes must be below both limits (checked before each byte).
+        let lineStop = min(headStop, start + limits.maxRequestLine)
+        var cursor = start + 1
+        while cursor < lineStop, ASCII.isToken(bytes[cursor]) { cursor += 1 }
+        guard cursor < lineStop, bytes[cursor] == ASCII.space else { return .incomplete }
+        let methodEnd = cursor
+        cursor += 1
+        let pathStart = cursor
+        var query = -1
+        while cursor < lineStop {
+            let byte = bytes[cursor]
+            guard ASCII.isVisible(byte) else { break }
+            if byte == ASCII.question, query < 0 { query = cursor }
+            cursor += 1
+        }
+        guard cursor < lineStop, cursor > pathStart, bytes[cursor] == ASCII.space else { return .incomplete }
+        let targetEnd = cursor
+        let version = targetEnd + 1
+        // The version's CR is exempt from the line limit; its LF must be below the head limit.
+        guard version + 10 <= headStop, version + 8 <= start + limits.maxRequestLine,
+            bytes[version + 8] == ASCII.cr, bytes[version + 9] == ASCII.lf,
+            Self.versionMinor(bytes + version) != nil
+        else { return .incomplete }
+
+        head.start = start
+        head.methodRange = start..<methodEnd
+        head.method = HTTPMethod(bytes: UnsafeRawBufferPointer(rebasing: buffer[head.methodRange]))
+        targetStart = pathStart
+        queryMark = query
+        if let error = finishTarget(buffer, end: targetEnd) {
+            index = targetEnd
+            return .failure(error)
+        }
+        versionStart = version
+        if let error = finishVersion(buffer, end: version + 8) {
+            index = version + 8
+            return .failure(error)
+        }
+        index = version + 10
+        state = .headers
+        return .complete
+    }
 
     /// Parses from `index` up to the end of the request line (state `.headers`) or of `buffer`.
     /// Returns nil when the field lines are next, else the status to return.
