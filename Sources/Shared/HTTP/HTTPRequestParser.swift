@@ -465,7 +465,11 @@ package struct HTTPRequestParser {
         guard !range.isEmpty, let base = buffer.baseAddress else { return false }
         precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "range outside buffer")
         let bytes = base.assumingMemoryBound(to: UInt8.self)
-        for index in range where !ASCII.isHostByte(bytes[index]) { return false }
+        var index = range.lowerBound
+        while index < range.upperBound {
+            guard ASCII.isHostByte(bytes[index]) else { return false }
+            index &+= 1
+        }
         return true
     }
 
