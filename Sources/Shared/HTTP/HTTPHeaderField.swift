@@ -172,3 +172,19 @@ enum HTTPFieldSemantics {
         }
     }
 }
+
+extension Array {
+    /// `removeAll(keepingCapacity: true)` for the handful of elements a head has.
+    ///
+    /// That call goes through the generic `replaceSubrange`, and on an array that never
+    /// allocated it allocates (the shared empty storage is not uniquely referenced). A few
+    /// `removeLast()` calls, each a uniqueness check and a count decrement, are cheaper.
+    @inline(__always)
+    mutating func removeAllKeepingCapacity() {
+        if count > 4 {
+            removeAll(keepingCapacity: true)
+        } else {
+            while !isEmpty { removeLast() }
+        }
+    }
+}

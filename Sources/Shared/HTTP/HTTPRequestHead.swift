@@ -73,14 +73,13 @@ package struct HTTPRequestHead: Sendable {
         pathRange = 0..<0
         queryRange = nil
         versionMinor = 1
-        // Skipping an empty array avoids `removeAll`'s reallocation of the shared empty storage.
-        if !headers.isEmpty { headers.removeAll(keepingCapacity: true) }
+        headers.removeAllKeepingCapacity()
         contentLength = nil
         isChunked = false
         keepAlive = true
         expectContinue = false
         hostRange = nil
-        if !connectionTokens.isEmpty { connectionTokens.removeAll(keepingCapacity: true) }
+        connectionTokens.removeAllKeepingCapacity()
         hasUpgrade = false
         headEnd = 0
     }

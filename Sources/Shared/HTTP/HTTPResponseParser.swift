@@ -64,12 +64,11 @@ package struct HTTPResponseHead: Sendable {
         versionMinor = 1
         status = 0
         reasonRange = 0..<0
-        // Skipping an empty array avoids `removeAll`'s reallocation of the shared empty storage.
-        if !headers.isEmpty { headers.removeAll(keepingCapacity: true) }
+        headers.removeAllKeepingCapacity()
         contentLength = nil
         isChunked = false
         keepAlive = true
-        if !connectionTokens.isEmpty { connectionTokens.removeAll(keepingCapacity: true) }
+        connectionTokens.removeAllKeepingCapacity()
         hasUpgrade = false
         headEnd = 0
     }

@@ -392,6 +392,24 @@ private func head(_ lines: [String]) -> String { lines.map { $0 + "\r\n" }.joine
         #expect(parser.head.headers.count == 1)
     }
 
+    /// `reset()` after a head with only a few fields (removed one by one rather than through
+    /// `removeAll`) also empties the arrays and keeps their capacity, request after request.
+    @Test func resetAfterFewFieldsKeepsCapacity() {
+        var parser = HTTPRequestParser()
+        let raw = Array(head("GET / HTTP/1.1", "Host: h", "Connection: keep-alive, te", "X: 1").utf8)
+        for round in 0..<3 {
+            #expect(raw.withUnsafeBytes { parser.parse($0) } == .complete)
+            #expect(parser.head.headers.count == 3, "round \(round)")
+            #expect(parser.head.connectionTokens.count == 2, "round \(round)")
+            let capacity = parser.head.headers.capacity
+            let tokenCapacity = parser.head.connectionTokens.capacity
+            parser.reset()
+            #expect(parser.head.headers.isEmpty && parser.head.connectionTokens.isEmpty)
+            #expect(parser.head.headers.capacity == capacity)
+            #expect(parser.head.connectionTokens.capacity == tokenCapacity)
+        }
+    }
+
     /// After a failure or completion, further calls return the same status without re-parsing.
     @Test func terminalStatusesAreSticky() {
         var parser = HTTPRequestParser()
