@@ -71,9 +71,25 @@ struct HTTPHeaderScanner {
     /// Scans from `position` until an event; `position` is left after the last consumed byte.
     /// Bytes at indices `>= limit` are not consumed: reaching one while bytes remain is `.tooLarge`.
     ///
-    /// Each state runs its own tight loop over the bytes it accepts (a field value is checked eight
-    /// bytes at a time), so the state is dispatched once per token rather than once per byte.
+    /// A complete line at a line start is read in one pass, inlined into the caller's loop; the
+    /// rest goes to the state machine in `resume`.
+    @inline(__always)
     mutating func next(_ buffer: UnsafeRawBufferPointer, position: inout Int, limit: Int) -> Event {
+        let stop = min(buffer.count, limit)
+        if state == .lineStart, position < stop, let base = buffer.baseAddress,
+            let event = Self.wholeLine(base.assumingMemoryBound(to: UInt8.self), &position, stop: stop)
+        {
+            if case .end = event { state = .endLF }
+            return event
+        }
+        return resume(buffer, position: &position, limit: limit)
+    }
+
+    /// `next` for a line that is incomplete, invalid or already begun: each state runs its own
+    /// tight loop over the bytes it accepts (a field value is checked eight bytes at a time), so
+    /// the state is dispatched once per token rather than once per byte.
+    @inline(never)
+    private mutating func resume(_ buffer: UnsafeRawBufferPointer, position: inout Int, limit: Int) -> Event {
         let end = buffer.count
         // Bytes in `index..<stop` may be consumed; stopping early with bytes left is `.tooLarge`.
         let stop = min(end, limit)
@@ -83,10 +99,6 @@ struct HTTPHeaderScanner {
         }
         defer { position = index }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
-        if state == .lineStart, let event = Self.wholeLine(bytes, &index, stop: stop) {
-            if case .end = event { state = .endLF }
-            return event
-        }
         while index < stop {
             switch state {
             case .lineStart:
