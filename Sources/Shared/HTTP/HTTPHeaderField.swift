@@ -134,6 +134,17 @@ enum HTTPFieldSemantics {
     static func contentLength(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int64? {
         guard !range.isEmpty else { return nil }
         var value: Int64 = 0
+        if range.count <= 18, let base = buffer.baseAddress {
+            // 18 digits cannot overflow an Int64 (max 9_223_372_036_854_775_807, 19 digits).
+            precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "range outside buffer")
+            let bytes = base.assumingMemoryBound(to: UInt8.self)
+            for index in range {
+                let digit = bytes[index] &- 0x30
+                guard digit < 10 else { return nil }
+                value = value &* 10 &+ Int64(digit)
+            }
+            return value
+        }
         for index in range {
             let byte = buffer[index]
             guard ASCII.isDigit(byte) else { return nil }
@@ -151,24 +162,30 @@ enum HTTPFieldSemantics {
         _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>,
         into tokens: inout [Range<Int>], options: inout ConnectionOptions
     ) {
+        guard !range.isEmpty, let base = buffer.baseAddress else { return }
+        precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "range outside buffer")
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
         var elementStart = range.lowerBound
-        var index = range.lowerBound
-        while index <= range.upperBound {
-            if index == range.upperBound || buffer[index] == ASCII.comma {
-                let element = ASCII.trimmingWhitespace(buffer, elementStart..<index)
-                if !element.isEmpty {
-                    tokens.append(element)
-                    if ASCII.caseInsensitiveEquals(buffer, element, "close") {
-                        options.close = true
-                    } else if ASCII.caseInsensitiveEquals(buffer, element, "keep-alive") {
-                        options.keepAlive = true
-                    } else if ASCII.caseInsensitiveEquals(buffer, element, "upgrade") {
-                        options.upgrade = true
-                    }
+        while true {
+            var elementEnd = elementStart
+            while elementEnd < range.upperBound, bytes[elementEnd] != ASCII.comma { elementEnd += 1 }
+            var lower = elementStart
+            var upper = elementEnd
+            while lower < upper, ASCII.isWhitespace(bytes[lower]) { lower += 1 }
+            while upper > lower, ASCII.isWhitespace(bytes[upper - 1]) { upper -= 1 }
+            if lower < upper {
+                tokens.append(lower..<upper)
+                // The three tokens acted on have different lengths.
+                let element = UnsafeRawBufferPointer(start: bytes + lower, count: upper - lower)
+                switch element.count {
+                case 5: if ASCII.caseInsensitiveEquals(element, "close") { options.close = true }
+                case 10: if ASCII.caseInsensitiveEquals(element, "keep-alive") { options.keepAlive = true }
+                case 7: if ASCII.caseInsensitiveEquals(element, "upgrade") { options.upgrade = true }
+                default: break
                 }
-                elementStart = index + 1
             }
-            index += 1
+            guard elementEnd < range.upperBound else { return }
+            elementStart = elementEnd + 1
         }
     }
 }

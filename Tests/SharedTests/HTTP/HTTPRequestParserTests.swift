@@ -95,6 +95,14 @@ let requestFixtures: [RequestFixture] = [
         head("GET /ws HTTP/1.1", "Host: h", "Connection: keep-alive, X-Foo ,,Upgrade", "Upgrade: websocket"),
         ["status": ok, "connection": "keep-alive,X-Foo,Upgrade", "upgrade": "true", "keepAlive": "true"]
     ),
+    RequestFixture(
+        "Connection tokens: empty elements, OWS, case, look-alikes",
+        head("GET / HTTP/1.1", "Host: h", "Connection: ,\t, CLOSED ,keep-alivE,\tclose\t,upgrades,"),
+        ["status": ok, "connection": "CLOSED,keep-alivE,close,upgrades", "keepAlive": "false", "upgrade": "false"]
+    ),
+    RequestFixture("Connection: only commas", head("GET / HTTP/1.1", "Host: h", "Connection: , ,"), [
+        "status": ok, "connection": "", "keepAlive": "true",
+    ]),
     RequestFixture("Upgrade without Connection: upgrade", head("GET / HTTP/1.1", "Host: h", "Upgrade: h2c"), [
         "status": ok, "upgrade": "false",
     ]),
@@ -206,6 +214,17 @@ let requestFixtures: [RequestFixture] = [
     RequestFixture("Content-Length Int64.max", head("POST / HTTP/1.1", "Host: h", "Content-Length: 9223372036854775807"), [
         "status": ok, "contentLength": "9223372036854775807",
     ]),
+    // 18 digits or fewer take the unchecked loop; more the overflow-checked one.
+    RequestFixture("Content-Length 18 nines", head("POST / HTTP/1.1", "Host: h", "Content-Length: 999999999999999999"), [
+        "status": ok, "contentLength": "999999999999999999",
+    ]),
+    RequestFixture("Content-Length 18 digits, last bad", head("POST / HTTP/1.1", "Host: h", "Content-Length: 99999999999999999/"), [
+        "status": "400",
+    ]),
+    RequestFixture("Content-Length 20 digits with leading zeros", head("POST / HTTP/1.1", "Host: h", "Content-Length: 00000000000000000012"), [
+        "status": ok, "contentLength": "12",
+    ]),
+    RequestFixture("Content-Length colon", head("POST / HTTP/1.1", "Host: h", "Content-Length: 1:"), ["status": "400"]),
     RequestFixture("TE chunked, identity", head("POST / HTTP/1.1", "Host: h", "Transfer-Encoding: chunked, identity"), [
         "status": "501", "reason": "client sent unknown \"Transfer-Encoding\"",
     ]),
