@@ -312,7 +312,6 @@ package struct HTTPRequestParser {
         }
     }
 
-
     /// Classifies and splits the target `targetStart..<end` (RFC 9112 §3.2).
     private mutating func finishTarget(_ buffer: UnsafeRawBufferPointer, end: Int) -> HTTPParseError? {
         let target = targetStart..<end
