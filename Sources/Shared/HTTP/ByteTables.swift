@@ -1,7 +1,7 @@
 // Byte classes for the HTTP/1.1 parsers, in the manner of nginx's `lowcase` and `usual` tables in
-// ngx_http_parse.c. The hot predicates test bits of 64-bit constants instead of loading a table:
+// ngx_http_parse.c. The hot predicates are range tests or read a table kept in a string literal:
 // a Swift `static let` array is initialised lazily and every access from another module pays a
-// `swift_once` check (measured at 1-2% of a worker's CPU); constants cost nothing.
+// `swift_once` check (measured at 1-2% of a worker's CPU); constants and literals cost nothing.
 
 /// ASCII byte constants and lookup tables shared by the HTTP parsers.
 ///
@@ -78,17 +78,36 @@ package enum ASCII {
 
     // MARK: - Predicates
 
-    /// `tchar` bits for bytes 0x00...0x3F (`!#$%&'*+-.` and digits) and 0x40...0x7F (letters and
-    /// `^_`|~`), the same set as `tokenBit` in `classes`.
-    private static let tokenMaskLow: UInt64 = 0x03FF_6CFA_0000_0000
-    private static let tokenMaskHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
-
     /// Whether `byte` may appear in an RFC 9110 token (method, field name, coding name).
     @inline(__always)
     package static func isToken(_ byte: UInt8) -> Bool {
-        if byte < 64 { return (tokenMaskLow >> UInt64(byte)) & 1 != 0 }
-        if byte < 128 { return (tokenMaskHigh >> UInt64(byte - 64)) & 1 != 0 }
-        return false
+        classTable[Int(byte)] & 0b01 != 0
+    }
+
+    /// Whether `byte` may appear in a Host value (see `HTTPRequestParser.isValidHost`): VCHAR
+    /// except `/ \ @ ? #`.
+    @inline(__always)
+    static func isHostByte(_ byte: UInt8) -> Bool {
+        classTable[Int(byte)] & 0b10 != 0
+    }
+
+    /// The classes of the bytes scanned in the longest runs (field names, Host values), 32 a
+    /// row: `0x40` plus bit 0 for a tchar and bit 1 for a Host byte, so `@` is neither, `A` a
+    /// tchar only, `B` a Host byte only and `C` both. One load per byte; and as a string literal
+    /// it is constant data in the binary, with none of a `static let` array's lazy initialization.
+    @inline(__always)
+    private static var classTable: UnsafePointer<UInt8> {
+        let table: StaticString = """
+        @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\
+        @CBACCCCBBCCBCC@CCCCCCCCCCBBBBB@\
+        @CCCCCCCCCCCCCCCCCCCCCCCCCCB@BCC\
+        CCCCCCCCCCCCCCCCCCCCCCCCCCCBCBC@\
+        @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\
+        @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\
+        @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\
+        @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+        """
+        return table.utf8Start
     }
 
     /// Whether `byte` is a visible ASCII character (0x21...0x7E).
@@ -123,17 +142,67 @@ package enum ASCII {
     }
 
     // MARK: - Comparison
+    //
+    // The comparisons below read both sides a word at a time with overlapping unaligned loads
+    // (a 14-byte name is two 8-byte loads, a 3-byte method two 2-byte loads), so a known header
+    // costs a couple of compares whatever its length. Case folding is done on the whole word.
+
+    /// `word` with the bytes `A`...`Z` turned into `a`...`z` and every other byte unchanged.
+    @inline(__always)
+    static func lowercased(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let low7 = word & (0x7F &* ones)
+        // High bit of each byte: set where low7 > 0x5A (`Z`), and where low7 >= 0x41 (`A`).
+        let aboveZ = low7 &+ ((0x7F - 0x5A) &* ones)
+        let atLeastA = low7 &+ ((0x80 - 0x41) &* ones)
+        let upper = atLeastA & ~aboveZ & ~word & (0x80 &* ones)
+        return word | upper >> 2
+    }
+
+    /// Whether the `count` bytes at `a` and `b` are equal, ignoring ASCII case if `foldCase`.
+    @inline(__always)
+    static func wordsEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int, foldCase: Bool) -> Bool {
+        @inline(__always)
+        func same(_ x: UInt64, _ y: UInt64) -> Bool { foldCase ? lowercased(x) == lowercased(y) : x == y }
+        @inline(__always)
+        func load<Word: FixedWidthInteger & UnsignedInteger>(_ p: UnsafeRawPointer, _ offset: Int, _: Word.Type) -> UInt64 {
+            UInt64(Word(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: Word.self)))
+        }
+        if count >= 8 {
+            var offset = 0
+            while offset < count - 8 {
+                guard same(load(a, offset, UInt64.self), load(b, offset, UInt64.self)) else { return false }
+                offset += 8
+            }
+            return same(load(a, count - 8, UInt64.self), load(b, count - 8, UInt64.self))
+        }
+        if count >= 4 {
+            return same(load(a, 0, UInt32.self), load(b, 0, UInt32.self))
+                && same(load(a, count - 4, UInt32.self), load(b, count - 4, UInt32.self))
+        }
+        if count >= 2 {
+            return same(load(a, 0, UInt16.self), load(b, 0, UInt16.self))
+                && same(load(a, count - 2, UInt16.self), load(b, count - 2, UInt16.self))
+        }
+        if count == 1 { return same(load(a, 0, UInt8.self), load(b, 0, UInt8.self)) }
+        return true
+    }
 
     /// Whether `bytes` equals `literal` ignoring ASCII case, without allocating.
+    ///
+    /// Inlined so the literal's words are constants at each call site.
+    @inline(__always)
     package static func caseInsensitiveEquals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         guard bytes.count == literal.utf8CodeUnitCount else { return false }
-        return literal.withUTF8Buffer { expected in
-            for index in 0..<expected.count
-            where lower(bytes[index]) != lower(expected[index]) {
-                return false
+        guard literal.hasPointerRepresentation, let base = bytes.baseAddress else {
+            return literal.withUTF8Buffer { expected in
+                for index in 0..<expected.count where lower(bytes[index]) != lower(expected[index]) {
+                    return false
+                }
+                return true
             }
-            return true
         }
+        return wordsEqual(base, UnsafeRawPointer(literal.utf8Start), count: bytes.count, foldCase: true)
     }
 
     /// Whether `buffer[range]` equals `literal` ignoring ASCII case, without allocating.
@@ -144,12 +213,16 @@ package enum ASCII {
     }
 
     /// Whether `bytes` equals `literal` exactly (case-sensitive), without allocating.
+    @inline(__always)
     package static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         guard bytes.count == literal.utf8CodeUnitCount else { return false }
-        return literal.withUTF8Buffer { expected in
-            for index in 0..<expected.count where bytes[index] != expected[index] { return false }
-            return true
+        guard literal.hasPointerRepresentation, let base = bytes.baseAddress else {
+            return literal.withUTF8Buffer { expected in
+                for index in 0..<expected.count where bytes[index] != expected[index] { return false }
+                return true
+            }
         }
+        return wordsEqual(base, UnsafeRawPointer(literal.utf8Start), count: bytes.count, foldCase: false)
     }
 
     /// `range` with leading and trailing SP/HTAB removed.

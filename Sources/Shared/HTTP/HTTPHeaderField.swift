@@ -88,33 +88,31 @@ package enum KnownHeader: UInt8, Sendable, Hashable, CaseIterable {
 
     /// Classifies a field name case-insensitively, without allocating.
     package init(name: UnsafeRawBufferPointer) {
-        // Dispatch on length first so most names cost one switch and at most two comparisons.
-        let candidates: (KnownHeader, KnownHeader)
+        // Dispatch on length, then compare whole words against each candidate: a name costs one
+        // switch and a few word compares, and most unknown names are rejected by length alone.
+        @inline(__always)
+        func matches(_ literal: StaticString) -> Bool { ASCII.caseInsensitiveEquals(name, literal) }
         switch name.count {
-        case 2: candidates = (.te, .other)
-        case 4: candidates = (.host, .other)
-        case 6: candidates = (.expect, .other)
-        case 7: candidates = (.upgrade, .trailer)
-        case 9: candidates = (.xRealIP, .forwarded)
-        case 10: candidates = (.connection, .keepAlive)
-        case 13: candidates = (.authorization, .other)
-        case 14: candidates = (.contentLength, .other)
-        case 15: candidates = (.xForwardedFor, .other)
+        case 2: self = matches("te") ? .te : .other
+        case 4: self = matches("host") ? .host : .other
+        case 6: self = matches("expect") ? .expect : .other
+        case 7: self = matches("upgrade") ? .upgrade : matches("trailer") ? .trailer : .other
+        case 9: self = matches("x-real-ip") ? .xRealIP : matches("forwarded") ? .forwarded : .other
+        case 10: self = matches("connection") ? .connection : matches("keep-alive") ? .keepAlive : .other
+        case 13: self = matches("authorization") ? .authorization : .other
+        case 14: self = matches("content-length") ? .contentLength : .other
+        case 15: self = matches("x-forwarded-for") ? .xForwardedFor : .other
         case 16:
-            if ASCII.caseInsensitiveEquals(name, "proxy-connection") {
-                self = .proxyConnection
-                return
-            }
-            candidates = (.xForwardedHost, .xForwardedPort)
-        case 17: candidates = (.transferEncoding, .xForwardedProto)
-        default: candidates = (.other, .other)
-        }
-        if candidates.0 != .other, ASCII.caseInsensitiveEquals(name, candidates.0.lowercaseName) {
-            self = candidates.0
-        } else if candidates.1 != .other, ASCII.caseInsensitiveEquals(name, candidates.1.lowercaseName) {
-            self = candidates.1
-        } else {
-            self = .other
+            self =
+                matches("x-forwarded-host")
+                ? .xForwardedHost
+                : matches("x-forwarded-port")
+                    ? .xForwardedPort : matches("proxy-connection") ? .proxyConnection : .other
+        case 17:
+            self =
+                matches("transfer-encoding")
+                ? .transferEncoding : matches("x-forwarded-proto") ? .xForwardedProto : .other
+        default: self = .other
         }
     }
 }
@@ -136,6 +134,17 @@ enum HTTPFieldSemantics {
     static func contentLength(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int64? {
         guard !range.isEmpty else { return nil }
         var value: Int64 = 0
+        if range.count <= 18, let base = buffer.baseAddress {
+            // 18 digits cannot overflow an Int64 (max 9_223_372_036_854_775_807, 19 digits).
+            precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "range outside buffer")
+            let bytes = base.assumingMemoryBound(to: UInt8.self)
+            for index in range {
+                let digit = bytes[index] &- 0x30
+                guard digit < 10 else { return nil }
+                value = value &* 10 &+ Int64(digit)
+            }
+            return value
+        }
         for index in range {
             let byte = buffer[index]
             guard ASCII.isDigit(byte) else { return nil }
@@ -153,24 +162,46 @@ enum HTTPFieldSemantics {
         _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>,
         into tokens: inout [Range<Int>], options: inout ConnectionOptions
     ) {
+        guard !range.isEmpty, let base = buffer.baseAddress else { return }
+        precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "range outside buffer")
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
         var elementStart = range.lowerBound
-        var index = range.lowerBound
-        while index <= range.upperBound {
-            if index == range.upperBound || buffer[index] == ASCII.comma {
-                let element = ASCII.trimmingWhitespace(buffer, elementStart..<index)
-                if !element.isEmpty {
-                    tokens.append(element)
-                    if ASCII.caseInsensitiveEquals(buffer, element, "close") {
-                        options.close = true
-                    } else if ASCII.caseInsensitiveEquals(buffer, element, "keep-alive") {
-                        options.keepAlive = true
-                    } else if ASCII.caseInsensitiveEquals(buffer, element, "upgrade") {
-                        options.upgrade = true
-                    }
+        while true {
+            var elementEnd = elementStart
+            while elementEnd < range.upperBound, bytes[elementEnd] != ASCII.comma { elementEnd += 1 }
+            var lower = elementStart
+            var upper = elementEnd
+            while lower < upper, ASCII.isWhitespace(bytes[lower]) { lower += 1 }
+            while upper > lower, ASCII.isWhitespace(bytes[upper - 1]) { upper -= 1 }
+            if lower < upper {
+                tokens.append(lower..<upper)
+                // The three tokens acted on have different lengths.
+                let element = UnsafeRawBufferPointer(start: bytes + lower, count: upper - lower)
+                switch element.count {
+                case 5: if ASCII.caseInsensitiveEquals(element, "close") { options.close = true }
+                case 10: if ASCII.caseInsensitiveEquals(element, "keep-alive") { options.keepAlive = true }
+                case 7: if ASCII.caseInsensitiveEquals(element, "upgrade") { options.upgrade = true }
+                default: break
                 }
-                elementStart = index + 1
             }
-            index += 1
+            guard elementEnd < range.upperBound else { return }
+            elementStart = elementEnd + 1
+        }
+    }
+}
+
+extension Array {
+    /// `removeAll(keepingCapacity: true)` for the handful of elements a head has.
+    ///
+    /// That call goes through the generic `replaceSubrange`, and on an array that never
+    /// allocated it allocates (the shared empty storage is not uniquely referenced). A few
+    /// `removeLast()` calls, each a uniqueness check and a count decrement, are cheaper.
+    @inline(__always)
+    mutating func removeAllKeepingCapacity() {
+        if count > 4 {
+            removeAll(keepingCapacity: true)
+        } else {
+            while !isEmpty { removeLast() }
         }
     }
 }

@@ -28,22 +28,17 @@ package enum HTTPMethod: UInt8, Sendable, Hashable, CaseIterable {
 
     /// Classifies a method token without allocating.
     package init(bytes: UnsafeRawBufferPointer) {
-        // Not `allCases`: that builds an array per call, and this runs once per request.
-        let candidates: (HTTPMethod, HTTPMethod)
+        // Not `allCases`: that builds an array per call, and this runs once per request. Length
+        // first, then whole-word compares against the candidates of that length.
+        @inline(__always)
+        func matches(_ literal: StaticString) -> Bool { ASCII.equals(bytes, literal) }
         switch bytes.count {
-        case 3: candidates = (.get, .put)
-        case 4: candidates = (.post, .head)
-        case 5: candidates = (.patch, bytes.first == UInt8(ascii: "T") ? .trace : .purge)
-        case 6: candidates = (.delete, .other)
-        case 7: candidates = (.options, .connect)
-        default: candidates = (.other, .other)
-        }
-        if candidates.0 != .other, ASCII.equals(bytes, candidates.0.name) {
-            self = candidates.0
-        } else if candidates.1 != .other, ASCII.equals(bytes, candidates.1.name) {
-            self = candidates.1
-        } else {
-            self = .other
+        case 3: self = matches("GET") ? .get : matches("PUT") ? .put : .other
+        case 4: self = matches("POST") ? .post : matches("HEAD") ? .head : .other
+        case 5: self = matches("PATCH") ? .patch : matches("TRACE") ? .trace : matches("PURGE") ? .purge : .other
+        case 6: self = matches("DELETE") ? .delete : .other
+        case 7: self = matches("OPTIONS") ? .options : matches("CONNECT") ? .connect : .other
+        default: self = .other
         }
     }
 

@@ -15,6 +15,11 @@ package enum HTTPPath {
     /// - Returns: false (nginx answers 400) for a path not starting with `/`, an invalid or `%00`
     ///   escape, or a `..` that would climb above the root.
     package static func normalize(_ raw: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
+        if isNormal(raw) {
+            // Already normal (the usual case): one copy instead of an append per byte.
+            out.replaceSubrange(out.startIndex..<out.endIndex, with: raw)
+            return true
+        }
         out.removeAll(keepingCapacity: true)
         guard let first = raw.first, first == ASCII.slash else { return false }
         out.append(ASCII.slash)
@@ -40,6 +45,25 @@ package enum HTTPPath {
             }
         }
         return closeSegment(&out, segmentStart: &segmentStart, isLast: true)
+    }
+
+    /// Whether `normalize` would return `raw` unchanged because there is nothing to do: it starts
+    /// with `/` and has no `%`, no `//` and no `/.` (so no empty, `.` or `..` segment).
+    private static func isNormal(_ raw: UnsafeRawBufferPointer) -> Bool {
+        guard !raw.isEmpty, let base = raw.baseAddress else { return false }
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        guard bytes[0] == ASCII.slash else { return false }
+        var previous = ASCII.slash
+        var index = 1
+        while index < raw.count {
+            let byte = bytes[index]
+            if byte == ASCII.percent || (previous == ASCII.slash && (byte == ASCII.slash || byte == ASCII.dot)) {
+                return false
+            }
+            previous = byte
+            index &+= 1
+        }
+        return true
     }
 
     /// Resolves the segment `out[segmentStart...]` that a slash (or the end) just closed.

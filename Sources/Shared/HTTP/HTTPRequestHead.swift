@@ -73,13 +73,13 @@ package struct HTTPRequestHead: Sendable {
         pathRange = 0..<0
         queryRange = nil
         versionMinor = 1
-        headers.removeAll(keepingCapacity: true)
+        headers.removeAllKeepingCapacity()
         contentLength = nil
         isChunked = false
         keepAlive = true
         expectContinue = false
         hostRange = nil
-        connectionTokens.removeAll(keepingCapacity: true)
+        connectionTokens.removeAllKeepingCapacity()
         hasUpgrade = false
         headEnd = 0
     }

@@ -97,13 +97,112 @@ package struct HTTPRequestParser {
         defer { position = index }
         let end = buffer.count
 
+        if state != .headers {
+            guard let base = buffer.baseAddress, index < end else { return .incomplete }
+            let bytes = base.assumingMemoryBound(to: UInt8.self)
+            if state == .start, ASCII.isToken(bytes[index]) {
+                if case .failure(let error) = parseWholeRequestLine(buffer, bytes, &index) { return fail(error) }
+            }
+            if state != .headers, let status = parseRequestLine(buffer, bytes, &index) {
+                return status
+            }
+        }
+
+        while true {
+            switch scanner.next(buffer, position: &index, limit: limits.maxHeaderBytes) {
+            case .needMore:
+                return .incomplete
+            case .field(let name, let value):
+                if head.headers.count >= limits.maxHeaders {
+                    return fail(431, "client sent too many header fields")
+                }
+                let known = KnownHeader(name: UnsafeRawBufferPointer(rebasing: buffer[name]))
+                head.headers.append(HTTPHeaderField(nameRange: name, valueRange: value, known: known))
+                if let error = applyField(known, value: value, buffer) { return fail(error) }
+            case .end:
+                head.headEnd = index
+                if let error = finishHead(buffer) { return fail(error) }
+                state = .complete
+                return .complete
+            case .failure(let kind):
+                return fail(400, Self.reason(kind))
+            case .tooLarge:
+                return fail(431, "client sent too large request head")
+            }
+        }
+    }
+
+    // MARK: - Request line
+
+    /// The common case: a whole `method SP target SP HTTP/1.x CRLF` at `index`, within both
+    /// limits, read in one pass. On success the state is `.headers` and `index` is after the LF;
+    /// `.failure` is a target `finishTarget` rejects. Anything else returns `.incomplete` with
+    /// nothing changed, and `parseRequestLine` takes the line byte by byte to the same result.
+    private mutating func parseWholeRequestLine(
+        _ buffer: UnsafeRawBufferPointer, _ bytes: UnsafePointer<UInt8>, _ index: inout Int
+    ) -> HTTPParseStatus {
+        let start = index
+        let end = buffer.count
+        let headStop = min(end, limits.maxHeaderBytes)
+        // Method and target bytes must be below both limits (checked before each byte).
+        let lineStop = min(headStop, start + limits.maxRequestLine)
+        var cursor = start + 1
+        while cursor < lineStop, ASCII.isToken(bytes[cursor]) { cursor += 1 }
+        guard cursor < lineStop, bytes[cursor] == ASCII.space else { return .incomplete }
+        let methodEnd = cursor
+        cursor += 1
+        let pathStart = cursor
+        var query = -1
+        while cursor < lineStop {
+            let byte = bytes[cursor]
+            guard ASCII.isVisible(byte) else { break }
+            if byte == ASCII.question, query < 0 { query = cursor }
+            cursor += 1
+        }
+        guard cursor < lineStop, cursor > pathStart, bytes[cursor] == ASCII.space else { return .incomplete }
+        let targetEnd = cursor
+        let version = targetEnd + 1
+        // The version's CR is exempt from the line limit; its LF must be below the head limit.
+        guard version + 10 <= headStop, version + 8 <= start + limits.maxRequestLine,
+            bytes[version + 8] == ASCII.cr, bytes[version + 9] == ASCII.lf,
+            Self.versionMinor(bytes + version) != nil
+        else { return .incomplete }
+
+        head.start = start
+        head.methodRange = start..<methodEnd
+        head.method = HTTPMethod(bytes: UnsafeRawBufferPointer(rebasing: buffer[head.methodRange]))
+        targetStart = pathStart
+        queryMark = query
+        if let error = finishTarget(buffer, end: targetEnd) {
+            index = targetEnd
+            return .failure(error)
+        }
+        versionStart = version
+        if let error = finishVersion(buffer, end: version + 8) {
+            index = version + 8
+            return .failure(error)
+        }
+        index = version + 10
+        state = .headers
+        return .complete
+    }
+
+    /// Parses from `index` up to the end of the request line (state `.headers`) or of `buffer`.
+    /// Returns nil when the field lines are next, else the status to return.
+    ///
+    /// Byte by byte like nginx, with the limit checks in the same order; runs of method, target
+    /// and version bytes that cannot reach a limit are skipped in tight loops.
+    private mutating func parseRequestLine(
+        _ buffer: UnsafeRawBufferPointer, _ bytes: UnsafePointer<UInt8>, _ index: inout Int
+    ) -> HTTPParseStatus? {
+        let end = buffer.count
         while index < end, state != .headers {
             // RFC 9112 §2.2 leading empty lines count toward the head limit so they cannot be
             // used to hold a connection open forever.
             if index >= limits.maxHeaderBytes {
                 return fail(431, "client sent too large request head")
             }
-            let byte = buffer[index]
+            let byte = bytes[index]
             switch state {
             case .start:
                 if byte == ASCII.cr {
@@ -168,34 +267,50 @@ package struct HTTPRequestParser {
                 preconditionFailure("unreachable parser state")
             }
             index += 1
-        }
-        guard state == .headers else { return .incomplete }
 
-        while true {
-            switch scanner.next(buffer, position: &index, limit: limits.maxHeaderBytes) {
-            case .needMore:
-                return .incomplete
-            case .field(let name, let value):
-                if head.headers.count >= limits.maxHeaders {
-                    return fail(431, "client sent too many header fields")
+            // Fast paths: bytes the checks above would accept without any effect but the query
+            // mark, stopping short of both limits so the loop above sees the byte that hits one.
+            switch state {
+            case .method:
+                let stop = min(end, limits.maxHeaderBytes, head.start + limits.maxRequestLine)
+                while index < stop, ASCII.isToken(bytes[index]) { index += 1 }
+            case .target:
+                let stop = min(end, limits.maxHeaderBytes, head.start + limits.maxRequestLine)
+                while index < stop {
+                    let byte = bytes[index]
+                    guard ASCII.isVisible(byte) else { break }
+                    if byte == ASCII.question, queryMark < 0 { queryMark = index }
+                    index += 1
                 }
-                let known = KnownHeader(name: UnsafeRawBufferPointer(rebasing: buffer[name]))
-                head.headers.append(HTTPHeaderField(nameRange: name, valueRange: value, known: known))
-                if let error = applyField(known, value: value, buffer) { return fail(error) }
-            case .end:
-                head.headEnd = index
-                if let error = finishHead(buffer) { return fail(error) }
-                state = .complete
-                return .complete
-            case .failure(let kind):
-                return fail(400, Self.reason(kind))
-            case .tooLarge:
-                return fail(431, "client sent too large request head")
+            case .version where index == versionStart:
+                // `HTTP/1.1` or `HTTP/1.0` then CRLF, all within both limits: what the loop would
+                // accept byte by byte.
+                guard versionStart + 10 <= min(end, limits.maxHeaderBytes),
+                    versionStart + 8 <= head.start + limits.maxRequestLine,
+                    bytes[versionStart + 8] == ASCII.cr, bytes[versionStart + 9] == ASCII.lf,
+                    Self.versionMinor(bytes + versionStart) != nil
+                else { break }
+                if let error = finishVersion(buffer, end: versionStart + 8) { return fail(error) }
+                index = versionStart + 10
+                state = .headers
+            default:
+                break
             }
         }
+        return state == .headers ? nil : .incomplete
     }
 
-    // MARK: - Request line
+    /// 1 for `HTTP/1.1` and 0 for `HTTP/1.0` in the eight bytes at `bytes`, else nil.
+    @inline(__always)
+    private static func versionMinor(_ bytes: UnsafePointer<UInt8>) -> Int? {
+        let word = UInt64(littleEndian: UnsafeRawPointer(bytes).loadUnaligned(as: UInt64.self))
+        // "HTTP/1.1" and "HTTP/1.0" as little-endian words.
+        switch word {
+        case 0x312E_312F_5054_5448: return 1
+        case 0x302E_312F_5054_5448: return 0
+        default: return nil
+        }
+    }
 
     /// Classifies and splits the target `targetStart..<end` (RFC 9112 §3.2).
     private mutating func finishTarget(_ buffer: UnsafeRawBufferPointer, end: Int) -> HTTPParseError? {
@@ -248,10 +363,10 @@ package struct HTTPRequestParser {
     /// Validates `HTTP/1.0` or `HTTP/1.1` (RFC 9112 §2.3: the name is case-sensitive).
     private mutating func finishVersion(_ buffer: UnsafeRawBufferPointer, end: Int) -> HTTPParseError? {
         let version = UnsafeRawBufferPointer(rebasing: buffer[versionStart..<end])
-        if ASCII.equals(version, "HTTP/1.1") {
-            head.versionMinor = 1
-        } else if ASCII.equals(version, "HTTP/1.0") {
-            head.versionMinor = 0
+        if version.count == 8, let base = version.baseAddress,
+            let minor = Self.versionMinor(base.assumingMemoryBound(to: UInt8.self))
+        {
+            head.versionMinor = minor
         } else if version.count == 8, ASCII.equals(UnsafeRawBufferPointer(rebasing: version[0..<5]), "HTTP/"),
             ASCII.isDigit(version[5]), version[6] == ASCII.dot, ASCII.isDigit(version[7])
         {
@@ -346,16 +461,13 @@ package struct HTTPRequestParser {
     /// Whether `range` is an acceptable Host value / absolute-form authority: non-empty visible
     /// ASCII without `/`, `\`, `@`, `?` or `#` (nginx's ngx_http_validate_host is similar).
     static func isValidHost(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
-        guard !range.isEmpty else { return false }
-        for index in range {
-            let byte = buffer[index]
-            guard ASCII.isVisible(byte) else { return false }
-            switch byte {
-            case UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "@"), UInt8(ascii: "?"), UInt8(ascii: "#"):
-                return false
-            default:
-                continue
-            }
+        guard !range.isEmpty, let base = buffer.baseAddress else { return false }
+        precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "range outside buffer")
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        var index = range.lowerBound
+        while index < range.upperBound {
+            guard ASCII.isHostByte(bytes[index]) else { return false }
+            index &+= 1
         }
         return true
     }

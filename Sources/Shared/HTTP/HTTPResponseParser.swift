@@ -64,11 +64,11 @@ package struct HTTPResponseHead: Sendable {
         versionMinor = 1
         status = 0
         reasonRange = 0..<0
-        headers.removeAll(keepingCapacity: true)
+        headers.removeAllKeepingCapacity()
         contentLength = nil
         isChunked = false
         keepAlive = true
-        connectionTokens.removeAll(keepingCapacity: true)
+        connectionTokens.removeAllKeepingCapacity()
         hasUpgrade = false
         headEnd = 0
     }
@@ -158,13 +158,62 @@ package struct HTTPResponseParser {
         defer { position = index }
         let end = buffer.count
 
+        if state != .headers {
+            guard let base = buffer.baseAddress, index < end else { return .incomplete }
+            if let status = parseStatusLine(base.assumingMemoryBound(to: UInt8.self), end: end, &index) {
+                return status
+            }
+        }
+
+        while true {
+            switch scanner.next(buffer, position: &index, limit: limits.maxHeaderBytes) {
+            case .needMore:
+                return .incomplete
+            case .field(let name, let value):
+                if head.headers.count >= limits.maxHeaders {
+                    return fail("upstream sent too many header fields")
+                }
+                let known = KnownHeader(name: UnsafeRawBufferPointer(rebasing: buffer[name]))
+                head.headers.append(HTTPHeaderField(nameRange: name, valueRange: value, known: known))
+                if let reason = applyField(known, value: value, buffer) { return fail(reason) }
+            case .end:
+                head.headEnd = index
+                if let reason = finishHead(buffer) { return fail(reason) }
+                state = .complete
+                return .complete
+            case .failure(let kind):
+                return fail(Self.reason(kind))
+            case .tooLarge:
+                return fail("upstream sent too big header")
+            }
+        }
+    }
+
+    /// Parses from `index` up to the end of the status line (state `.headers`) or of the
+    /// buffer (`end`). Returns nil when the field lines are next, else the status to return.
+    private mutating func parseStatusLine(
+        _ bytes: UnsafePointer<UInt8>, end: Int, _ index: inout Int
+    ) -> HTTPParseStatus? {
+        if state == .version, index == 0, end >= 13, let minor = Self.statusLinePrefix(bytes) {
+            // `HTTP/1.x NNN` and SP or CR, as the loop below would accept it byte by byte.
+            head.versionMinor = minor
+            head.status = Int(bytes[9] &- 0x30) * 100 + Int(bytes[10] &- 0x30) * 10 + Int(bytes[11] &- 0x30)
+            if bytes[12] == ASCII.space {
+                reasonStart = 13
+                state = .reason
+            } else {
+                head.reasonRange = 12..<12
+                state = .statusLineLF
+            }
+            index = 13
+        }
         while index < end, state != .headers {
-            let byte = buffer[index]
+            let byte = bytes[index]
             switch state {
             case .version:
                 // "HTTP/1." then 0 or 1 (RFC 9112 §2.3: case-sensitive).
-                let expected: UInt8 = index < 7 ? Self.versionPrefix[index] : 0
                 if index < 7 {
+                    let expected = UInt8(truncatingIfNeeded: Self.versionPrefix >> (8 * UInt64(index)))
                     guard byte == expected else { return fail("upstream sent invalid status line") }
                 } else {
                     guard byte == UInt8(ascii: "0") || byte == UInt8(ascii: "1") else {
@@ -196,12 +245,16 @@ package struct HTTPResponseParser {
                     return fail("upstream sent invalid status line")
                 }
             case .reason:
+                // Field-value bytes below the length limit are skipped in one run.
+                index = HTTPHeaderScanner.skipFieldValue(bytes, from: index, to: min(end, limits.maxRequestLine))
+                guard index < end else { return .incomplete }
+                let byte = bytes[index]
                 if byte == ASCII.cr {
                     head.reasonRange = reasonStart..<index
                     state = .statusLineLF
                 } else if index >= limits.maxRequestLine {
                     return fail("upstream sent too long status line")
-                } else if !ASCII.isFieldValue(byte) {
+                } else {
                     return fail("upstream sent invalid status line")
                 }
             case .statusLineLF:
@@ -212,33 +265,25 @@ package struct HTTPResponseParser {
             }
             index += 1
         }
-        guard state == .headers else { return .incomplete }
-
-        while true {
-            switch scanner.next(buffer, position: &index, limit: limits.maxHeaderBytes) {
-            case .needMore:
-                return .incomplete
-            case .field(let name, let value):
-                if head.headers.count >= limits.maxHeaders {
-                    return fail("upstream sent too many header fields")
-                }
-                let known = KnownHeader(name: UnsafeRawBufferPointer(rebasing: buffer[name]))
-                head.headers.append(HTTPHeaderField(nameRange: name, valueRange: value, known: known))
-                if let reason = applyField(known, value: value, buffer) { return fail(reason) }
-            case .end:
-                head.headEnd = index
-                if let reason = finishHead(buffer) { return fail(reason) }
-                state = .complete
-                return .complete
-            case .failure(let kind):
-                return fail(Self.reason(kind))
-            case .tooLarge:
-                return fail("upstream sent too big header")
-            }
-        }
+        return state == .headers ? nil : .incomplete
     }
 
-    private static let versionPrefix: [UInt8] = Array("HTTP/1.".utf8)
+    /// "HTTP/1." as a little-endian word (its top byte is zero).
+    private static let versionPrefix: UInt64 = 0x002E_312F_5054_5448
+
+    /// The minor version if the 13 bytes at `bytes` are a valid `HTTP/1.x NNN` followed by SP or
+    /// CR, else nil (the byte loop then finds the error).
+    @inline(__always)
+    private static func statusLinePrefix(_ bytes: UnsafePointer<UInt8>) -> Int? {
+        let word = UInt64(littleEndian: UnsafeRawPointer(bytes).loadUnaligned(as: UInt64.self))
+        guard word & 0x00FF_FFFF_FFFF_FFFF == versionPrefix else { return nil }
+        let minor = bytes[7]
+        guard minor == UInt8(ascii: "0") || minor == UInt8(ascii: "1"), bytes[8] == ASCII.space,
+            bytes[9] &- 0x31 < 9, ASCII.isDigit(bytes[10]), ASCII.isDigit(bytes[11]),
+            bytes[12] == ASCII.space || bytes[12] == ASCII.cr
+        else { return nil }
+        return Int(minor &- 0x30)
+    }
 
     private mutating func applyField(
         _ known: KnownHeader, value: Range<Int>, _ buffer: UnsafeRawBufferPointer

@@ -56,6 +56,33 @@ import Testing
         #expect(!Array("get".utf8).withUnsafeBytes { ASCII.equals($0, "GET") })
     }
 
+    /// Word-at-a-time comparison agrees with a byte-by-byte one for literals of every length
+    /// (including ones longer than two words) when any single byte of the input changes.
+    @Test func comparisonAgreesWithBytewise() {
+        let literals: [StaticString] = [
+            "", "a", "ab", "A@Z", "te", "get", "host", "close", "expect", "chunked", "HTTP/1.1", "x-real-ip",
+            "keep-alive", "@[`{AZaz09", "authorization", "content-length", "x-forwarded-for", "proxy-connection",
+            "transfer-encoding", "x-forwarded-proto-and-then-some-more",
+        ]
+        func lower(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte + 0x20 : byte }
+        for literal in literals {
+            let expected = literal.withUTF8Buffer { Array($0) }
+            for index in expected.indices {
+                for value in UInt8.min...UInt8.max {
+                    var bytes = expected
+                    bytes[index] = value
+                    let folded = lower(value) == lower(expected[index])
+                    #expect(bytes.withUnsafeBytes { ASCII.caseInsensitiveEquals($0, literal) } == folded, "\(literal) \(index) \(value)")
+                    #expect(bytes.withUnsafeBytes { ASCII.equals($0, literal) } == (value == expected[index]), "\(literal) \(index) \(value)")
+                }
+            }
+            let upper = expected.map { (0x61...0x7A).contains($0) ? $0 - 0x20 : $0 }
+            #expect(upper.withUnsafeBytes { ASCII.caseInsensitiveEquals($0, literal) })
+            #expect(expected.withUnsafeBytes { ASCII.equals($0, literal) })
+            #expect(!(expected + [0x61]).withUnsafeBytes { ASCII.caseInsensitiveEquals($0, literal) })
+        }
+    }
+
     /// OWS trimming of a range.
     @Test func trimming() {
         let buffer = Array(" \t a b \t".utf8)

@@ -12,6 +12,22 @@ import Testing
         }
     }
 
+    /// Changing any one byte of a known name to any other value gives `.other`, except the other
+    /// case of a letter (names are compared a word at a time; this pins down every lane).
+    @Test(arguments: KnownHeader.allCases.filter { $0 != .other })
+    func everySingleByteChange(_ known: KnownHeader) {
+        let name = Array(known.lowercaseName.description.utf8)
+        for index in name.indices {
+            for value in UInt8.min...UInt8.max {
+                var changed = name
+                changed[index] = value
+                let sameLetter = value == name[index] || (name[index] >= 0x61 && name[index] <= 0x7A && value == name[index] - 0x20)
+                let result = changed.withUnsafeBytes { KnownHeader(name: $0) }
+                #expect(result == (sameLetter ? known : .other), "\(known) byte \(index) = \(value)")
+            }
+        }
+    }
+
     /// Near misses and unrelated names are `.other`.
     @Test(arguments: ["", "hos", "hostx", "x-forwarded-fo", "x-forwarded-hosts", "content_length", "te ", "Server", "X-Forwarded-Prot0"])
     func otherNames(_ name: String) {

@@ -26,6 +26,16 @@ import Testing
         ("/a/..b/.c", "/a/..b/.c"),
         ("/hello/", "/hello/"),
         ("/+%2B", "/++"),
+        // already normal: copied as is
+        ("/proxy", "/proxy"),
+        ("/a.b/c./d..", "/a.b/c./d.."),
+        ("/a/b/", "/a/b/"),
+        ("/\u{80}x", "/\u{80}x"),
+        // one thing to do, at the start, middle or end
+        ("/./a", "/a"),
+        ("/a/.", "/a/"),
+        ("/a//", "/a/"),
+        ("/a/%62", "/a/b"),
         ("/..", nil),
         ("/../a", nil),
         ("/a/../..", nil),
@@ -60,6 +70,12 @@ import Testing
         let bytes = Array("/x/./y".utf8)
         #expect(bytes.withUnsafeBytes { HTTPPath.normalize($0, into: &out) })
         #expect(String(decoding: out, as: UTF8.self) == "/x/y")
+        #expect(out.capacity == capacity)
+        // The same for a path that is already normal (copied in one step).
+        out += Array("leftover".utf8)
+        let normal = Array("/x/y.z".utf8)
+        #expect(normal.withUnsafeBytes { HTTPPath.normalize($0, into: &out) })
+        #expect(String(decoding: out, as: UTF8.self) == "/x/y.z")
         #expect(out.capacity == capacity)
     }
 }

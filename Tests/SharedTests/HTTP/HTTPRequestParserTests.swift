@@ -95,6 +95,14 @@ let requestFixtures: [RequestFixture] = [
         head("GET /ws HTTP/1.1", "Host: h", "Connection: keep-alive, X-Foo ,,Upgrade", "Upgrade: websocket"),
         ["status": ok, "connection": "keep-alive,X-Foo,Upgrade", "upgrade": "true", "keepAlive": "true"]
     ),
+    RequestFixture(
+        "Connection tokens: empty elements, OWS, case, look-alikes",
+        head("GET / HTTP/1.1", "Host: h", "Connection: ,\t, CLOSED ,keep-alivE,\tclose\t,upgrades,"),
+        ["status": ok, "connection": "CLOSED,keep-alivE,close,upgrades", "keepAlive": "false", "upgrade": "false"]
+    ),
+    RequestFixture("Connection: only commas", head("GET / HTTP/1.1", "Host: h", "Connection: , ,"), [
+        "status": ok, "connection": "", "keepAlive": "true",
+    ]),
     RequestFixture("Upgrade without Connection: upgrade", head("GET / HTTP/1.1", "Host: h", "Upgrade: h2c"), [
         "status": ok, "upgrade": "false",
     ]),
@@ -206,6 +214,17 @@ let requestFixtures: [RequestFixture] = [
     RequestFixture("Content-Length Int64.max", head("POST / HTTP/1.1", "Host: h", "Content-Length: 9223372036854775807"), [
         "status": ok, "contentLength": "9223372036854775807",
     ]),
+    // 18 digits or fewer take the unchecked loop; more the overflow-checked one.
+    RequestFixture("Content-Length 18 nines", head("POST / HTTP/1.1", "Host: h", "Content-Length: 999999999999999999"), [
+        "status": ok, "contentLength": "999999999999999999",
+    ]),
+    RequestFixture("Content-Length 18 digits, last bad", head("POST / HTTP/1.1", "Host: h", "Content-Length: 99999999999999999/"), [
+        "status": "400",
+    ]),
+    RequestFixture("Content-Length 20 digits with leading zeros", head("POST / HTTP/1.1", "Host: h", "Content-Length: 00000000000000000012"), [
+        "status": ok, "contentLength": "12",
+    ]),
+    RequestFixture("Content-Length colon", head("POST / HTTP/1.1", "Host: h", "Content-Length: 1:"), ["status": "400"]),
     RequestFixture("TE chunked, identity", head("POST / HTTP/1.1", "Host: h", "Transfer-Encoding: chunked, identity"), [
         "status": "501", "reason": "client sent unknown \"Transfer-Encoding\"",
     ]),
@@ -390,6 +409,24 @@ private func head(_ lines: [String]) -> String { lines.map { $0 + "\r\n" }.joine
         #expect(parser.head.expectContinue == false)
         #expect(parser.head.versionMinor == 1)
         #expect(parser.head.headers.count == 1)
+    }
+
+    /// `reset()` after a head with only a few fields (removed one by one rather than through
+    /// `removeAll`) also empties the arrays and keeps their capacity, request after request.
+    @Test func resetAfterFewFieldsKeepsCapacity() {
+        var parser = HTTPRequestParser()
+        let raw = Array(head("GET / HTTP/1.1", "Host: h", "Connection: keep-alive, te", "X: 1").utf8)
+        for round in 0..<3 {
+            #expect(raw.withUnsafeBytes { parser.parse($0) } == .complete)
+            #expect(parser.head.headers.count == 3, "round \(round)")
+            #expect(parser.head.connectionTokens.count == 2, "round \(round)")
+            let capacity = parser.head.headers.capacity
+            let tokenCapacity = parser.head.connectionTokens.capacity
+            parser.reset()
+            #expect(parser.head.headers.isEmpty && parser.head.connectionTokens.isEmpty)
+            #expect(parser.head.headers.capacity == capacity)
+            #expect(parser.head.connectionTokens.capacity == tokenCapacity)
+        }
     }
 
     /// After a failure or completion, further calls return the same status without re-parsing.
