@@ -148,10 +148,19 @@ $(nginx_http_common)
   }
   server {
     listen 127.0.0.1:$2;
+    # (a)'s twin: the request APISIX's nginx.conf sends upstream (client Host, as pass_host
+    # "pass"; X-Real-IP and the X-Forwarded-* headers), so the upstream parses the same head
+    # behind either proxy.
     location /proxy {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Real-IP \$remote_addr;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$http_host;
+      proxy_set_header X-Forwarded-Port \$server_port;
     }
     # (b)'s twin: the same call the openfunction route makes (Host = the function's host,
     # the service token as Basic auth, upstream keepalive).
