@@ -2,7 +2,7 @@
 # Sluice vs nginx, side by side on this machine: same upstream, same worker count, runs
 # interleaved (order alternated each round), results as ratios. See benchmarks/README.md.
 #
-#   benchmarks/run.sh            full run: 3 rounds of 5 s runs (about 5 minutes)
+#   benchmarks/run.sh            full run: 3 rounds of 5 s runs (about 9 minutes)
 #   benchmarks/run.sh --quick    smoke run: 1 round of 2 s runs (under a minute after the build)
 #
 # Options: --rounds N  --duration S  --workers "1 2"  --conns "50 200"  --upstream-workers N
