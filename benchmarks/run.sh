@@ -3,7 +3,7 @@
 # interleaved (order alternated each round), results as ratios. See benchmarks/README.md.
 #
 #   benchmarks/run.sh            full run: 3 rounds of 5 s runs (about 9 minutes)
-#   benchmarks/run.sh --quick    smoke run: 1 round of 2 s runs (under a minute after the build)
+#   benchmarks/run.sh --quick    smoke run: 1 round of 2 s runs (about 1.5 minutes after the build)
 #
 # Options: --rounds N  --duration S  --workers "1 2"  --conns "50 200"  --upstream-workers N
 #          --skip-build  --no-results (do not write benchmarks/results/)
