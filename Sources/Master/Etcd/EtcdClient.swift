@@ -44,7 +44,7 @@ final class EtcdClient {
     // MARK: - Keys
 
     /// `key` as etcd's JSON gateway wants it.
-    static func key(_ text: String) -> JSONValue { .string(Base64.encode(text)) }
+    static func key(_ text: String) -> JSONValue { .string(Base64.encodedText(text.utf8)) }
 
     /// The end of the range of every key starting with `prefix` (its last byte plus one).
     static func rangeEnd(_ prefix: String) -> JSONValue {
@@ -52,11 +52,11 @@ final class EtcdClient {
         while let last = bytes.last {
             if last < 0xFF {
                 bytes[bytes.count - 1] = last + 1
-                return .string(Base64.encode(bytes))
+                return .string(Base64.encodedText(bytes))
             }
             bytes.removeLast()
         }
-        return .string(Base64.encode([0]))
+        return .string(Base64.encodedText([0]))
     }
 
     /// A 64-bit number of the gateway's JSON (a string), or a plain number.

@@ -141,22 +141,14 @@ final class EtcdExchange {
     }
 
     private func readResponse() {
-        var chunk = [UInt8](repeating: 0, count: 65536)
         var sawEnd = false
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count > 0 {
-                input.append(contentsOf: chunk[0..<count])
-                if count < chunk.count { break }
-                continue
-            }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
-            if count < 0 {
-                return finish(.failure(EtcdError("reading from etcd \(endpoint) failed \(errnoText(errno))")))
-            }
-            sawEnd = true
+        switch readAvailable(fd, into: &input) {
+        case .wouldBlock:
             break
+        case .endOfStream:
+            sawEnd = true
+        case .failed(let err):
+            return finish(.failure(EtcdError("reading from etcd \(endpoint) failed \(errnoText(err))")))
         }
         if framing == nil {
             let status = input.withUnsafeBytes { parser.parse($0) }

@@ -389,7 +389,7 @@ final class EtcdStore: AdminStore {
         switch write {
         case .put(let resource, let id, let value, let expected):
             let key = "\(prefix)/\(resource)/\(id)"
-            let put: JSONValue = .object(["key": EtcdClient.key(key), "value": .string(Base64.encode(value.jsonBytes)),
+            let put: JSONValue = .object(["key": EtcdClient.key(key), "value": .string(Base64.encodedText(value.jsonBytes)),
                                           "prev_kv": true])
             let path: String
             let body: JSONValue
@@ -456,7 +456,7 @@ final class EtcdStore: AdminStore {
 
     /// APISIX's `push`: a write to `<prefix>/gen_id`, whose revision is the id.
     func generateId(done: @escaping (Result<String, StoreWriteFailure>) -> Void) {
-        let body: JSONValue = .object(["key": EtcdClient.key(prefix + "/gen_id"), "value": .string(Base64.encode("1"))])
+        let body: JSONValue = .object(["key": EtcdClient.key(prefix + "/gen_id"), "value": .string(Base64.encodedText("1".utf8))])
         client.call("kv/put", body) { result in
             switch result {
             case .failure(let error): done(.failure(.unavailable(error.message)))

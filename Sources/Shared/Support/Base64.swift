@@ -1,6 +1,6 @@
-// etcd's JSON gateway carries keys and values as base64 (protobuf `bytes`).
-
-enum Base64 {
+/// Base64 (RFC 4648): `Authorization: Basic` values for functions, and the keys and values of
+/// etcd's JSON gateway (protobuf `bytes`).
+package enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let decodeTable: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
@@ -10,31 +10,34 @@ enum Base64 {
         return table
     }()
 
-    static func encode(_ bytes: some Collection<UInt8>) -> String {
-        let input = Array(bytes)
+    /// The standard alphabet, with padding.
+    package static func encode(_ input: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity((input.count + 2) / 3 * 4)
-        var index = 0
-        while index + 2 < input.count {
-            let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+        var i = 0
+        while i + 2 < input.count {
+            let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
             out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
-            index += 3
+            i += 3
         }
-        let rest = input.count - index
+        let rest = input.count - i
         if rest == 1 {
-            let n = UInt32(input[index]) << 16
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
+            let n = UInt32(input[i]) << 16
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], 61, 61]
         } else if rest == 2 {
-            let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")]
+            let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], 61]
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
-    static func encode(_ text: String) -> String { encode(Array(text.utf8)) }
+    /// `encode` as text.
+    package static func encodedText(_ bytes: some Collection<UInt8>) -> String {
+        String(decoding: encode(Array(bytes)), as: UTF8.self)
+    }
 
-    /// nil for anything that is not base64 (padding optional).
-    static func decode(_ text: String) -> [UInt8]? {
+    /// nil for anything that is not base64 (standard or url alphabet, padding optional).
+    package static func decode(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count / 4 * 3)
         var accumulator: UInt32 = 0
