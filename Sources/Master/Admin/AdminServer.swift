@@ -195,16 +195,7 @@ private final class AdminConnection {
             drain()
             return
         }
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count > 0 {
-                input.append(contentsOf: chunk[0..<count])
-                if count < chunk.count { break }
-                continue
-            }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
+        guard readAvailable(fd, into: &input) == .wouldBlock else {
             close()  // EOF or error
             return
         }
