@@ -12,6 +12,9 @@ import Glibc
 /// `park` its empty storage in the worker's `BufferCache` and `unpark` a block when it is used
 /// again: idle connections then hold no buffer memory, and the blocks serve the busy ones.
 /// A parked buffer has capacity 0; anything that appends to it still works (`reserve` allocates).
+///
+/// An append that does not fit under `limit` writes nothing and sets `overflowed`, which stays set
+/// until `clear()`: a builder checks it once when done, and a message is never sent truncated.
 package struct ByteBuffer {
     package private(set) var base: UnsafeMutableRawPointer
     package private(set) var capacity: Int
@@ -21,6 +24,8 @@ package struct ByteBuffer {
     package var writeIndex: Int = 0
     /// Largest capacity `reserve` may grow to.
     package let limit: Int
+    /// An append did not fit under `limit` since the last `clear()` (its bytes were not written).
+    package private(set) var overflowed = false
     /// The capacity it starts with and shrinks back to.
     package let nominal: Int
     /// The capacity `unpark` restores: what it had when parked (a connection that carries
@@ -60,6 +65,7 @@ package struct ByteBuffer {
         self.cache = Unmanaged.passUnretained(cache)
         readIndex = 0
         writeIndex = 0
+        overflowed = false
         guard capacity > 0 else {
             if !keepSize { parkedSize = nominal }
             return
@@ -99,7 +105,7 @@ package struct ByteBuffer {
     }
 
     @inline(__always)
-    package mutating func clear() { readIndex = 0; writeIndex = 0 }
+    package mutating func clear() { readIndex = 0; writeIndex = 0; overflowed = false }
 
     /// Drops `n` pending bytes from the front.
     @inline(__always)
@@ -124,9 +130,11 @@ package struct ByteBuffer {
         if freeSpace >= n { return true }
         compact()
         if freeSpace >= n { return true }
-        var newCapacity = max(capacity, nominal)
-        while newCapacity - writeIndex < n { newCapacity *= 2 }
-        guard newCapacity <= limit else { return false }
+        guard writeIndex + n <= limit else { return false }
+        // Doubling, but never past `limit`: a limit that is not a power-of-two multiple of the
+        // nominal size is still reachable.
+        var newCapacity = max(capacity, nominal, 16)
+        while newCapacity - writeIndex < n { newCapacity = min(newCapacity * 2, limit) }
         let newBase = obtain(newCapacity)
         if capacity > 0 {
             newBase.copyMemory(from: base, byteCount: writeIndex)
@@ -149,7 +157,8 @@ package struct ByteBuffer {
 
     @inline(__always)
     package mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count > 0, reserve(bytes.count) else { return }
+        guard bytes.count > 0 else { return }
+        guard reserve(bytes.count) else { overflowed = true; return }
         (base + writeIndex).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         writeIndex += bytes.count
     }
@@ -161,7 +170,7 @@ package struct ByteBuffer {
 
     @inline(__always)
     package mutating func append(_ byte: UInt8) {
-        guard reserve(1) else { return }
+        guard reserve(1) else { overflowed = true; return }
         base.storeBytes(of: byte, toByteOffset: writeIndex, as: UInt8.self)
         writeIndex += 1
     }

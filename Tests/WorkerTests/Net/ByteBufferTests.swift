@@ -23,6 +23,39 @@ import Testing
         #expect(b.capacity == 8)
     }
 
+    /// A limit that is not a power-of-two multiple of the starting size is reachable: the last
+    /// doubling stops at the limit (a 1 KiB buffer limited to 80 KiB holds 80 KiB, not 64).
+    @Test func growsToALimitThatIsNotAPowerOfTwo() {
+        var b = ByteBuffer(capacity: 1024, limit: 80 * 1024)
+        defer { b.deallocate() }
+        b.append([UInt8](repeating: 7, count: 70 * 1024))
+        #expect(!b.overflowed)
+        #expect(b.count == 70 * 1024)
+        b.append([UInt8](repeating: 8, count: 10 * 1024))
+        #expect(!b.overflowed)
+        #expect(b.capacity == 80 * 1024 && b.count == 80 * 1024)
+    }
+
+    /// An append past the limit writes nothing and sets `overflowed`, which later appends that fit
+    /// do not clear (a builder checks once at the end); `clear()` does.
+    @Test func appendPastTheLimitIsRecorded() {
+        var b = ByteBuffer(capacity: 8, limit: 32)
+        defer { b.deallocate() }
+        b.append(bytes("0123456789012345678901234567"))
+        #expect(!b.overflowed)
+        b.append(bytes("too long for the rest"))
+        #expect(b.overflowed)
+        #expect(b.count == 28)
+        b.append(bytes("ok"))
+        #expect(b.overflowed && b.count == 30)
+        b.append(UInt8(1))
+        b.append(UInt8(2))
+        b.append(UInt8(3))
+        #expect(b.count == 32)
+        b.clear()
+        #expect(!b.overflowed)
+    }
+
     /// A parked buffer holds no storage; its block goes to the cache and comes back on unpark.
     @Test func parkGivesTheBlockToTheCache() {
         let cache = BufferCache()
