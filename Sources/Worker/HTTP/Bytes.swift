@@ -21,6 +21,23 @@ package enum Bytes {
         equalsIgnoringCase(a, UnsafeRawBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount))
     }
 
+    /// Whether `name` contains `_` and reads as `Content-Length` or `Transfer-Encoding` once every
+    /// `_` is read as `-`: CGI and WSGI upstreams (`CONTENT_LENGTH`, `HTTP_TRANSFER_ENCODING`)
+    /// merge such a field into the real one, so forwarding it would let a client reframe the body.
+    package static func isFramingNameWithUnderscore(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard name.count == 14 || name.count == 17 else { return false }
+        var sawUnderscore = false
+        for b in name where b == UInt8(ascii: "_") { sawUnderscore = true }
+        guard sawUnderscore else { return false }
+        let framing: StaticString = name.count == 14 ? "content-length" : "transfer-encoding"
+        let literal = UnsafeRawBufferPointer(start: framing.utf8Start, count: framing.utf8CodeUnitCount)
+        for i in 0..<name.count {
+            let b = name[i] == UInt8(ascii: "_") ? UInt8(ascii: "-") : lower(name[i])
+            if b != literal[i] { return false }
+        }
+        return true
+    }
+
     /// The `:port` of a Host header value (`example.com:8080`, `[::1]:8080`), or nil.
     package static func port(ofHost host: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         var i = host.count - 1

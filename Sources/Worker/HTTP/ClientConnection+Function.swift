@@ -39,6 +39,10 @@ extension ClientConnection {
             return
         }
         buildFunctionHead(target, bodyLength: requestBody == .length ? requestRemaining : nil)
+        guard !forwardHead.overflowed else {
+            respondForwardHeadTooLarge()
+            return
+        }
         decideBodyRetention()
         if !requestBodyDone { readEvent.add(timeout: worker.config.clientBodyTimeout) }
         connectUpstream()
@@ -86,6 +90,10 @@ extension ClientConnection {
         guard requestBodyDone else { return }
         readEvent.add()
         buildFunctionHead(target, bodyLength: spool.count)
+        guard !forwardHead.overflowed else {
+            respondForwardHeadTooLarge()
+            return
+        }
         connectUpstream()
     }
 

@@ -100,6 +100,10 @@ package final class ClientConnection {
     var requestSerial: UInt64 = 0
 
     static let outputHighWater = 64 * 1024
+    /// The forwarded head holds the client's head (at most `maxHeaderBytes`) plus what is derived
+    /// from it: Host again as X-Forwarded-Host, the remote address, a function's re-encoded path
+    /// (at most 3 bytes per byte of the request line), the configured host and credentials.
+    static let forwardHeadLimit = 2 * HTTPParserLimits().maxHeaderBytes + 16 * 1024
     static let initialBuffer = 4 * 1024
     static let loopback: [UInt8] = Array("127.0.0.1".utf8)
 
@@ -111,7 +115,7 @@ package final class ClientConnection {
         input = ByteBuffer(capacity: Self.initialBuffer, limit: 64 * 1024)
         output = ByteBuffer(capacity: 2 * 1024, limit: 1024 * 1024)
         head = ByteBuffer(capacity: 1024, limit: 64 * 1024)
-        forwardHead = ByteBuffer(capacity: 1024, limit: 96 * 1024)
+        forwardHead = ByteBuffer(capacity: 1024, limit: Self.forwardHeadLimit)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
         readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder, timeouts: worker.timeouts)
         writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder, timeouts: worker.timeouts)
@@ -431,6 +435,10 @@ package final class ClientConnection {
         self.upstream = upstream
         triesLeft = upstream.retries
         buildForwardHead(upstream: upstream)
+        guard !forwardHead.overflowed else {
+            respondForwardHeadTooLarge()
+            return
+        }
         if parser.head.expectContinue && !requestBodyDone && input.isEmpty {
             output.append("HTTP/1.1 100 Continue\r\n\r\n")
             guard writeClient() else { return }
@@ -472,6 +480,7 @@ package final class ClientConnection {
         let name = bytes.slice(field.nameRange)
         let tokens = parser.head.connectionTokens
         if !tokens.isEmpty && Self.isNamed(name, in: tokens, bytes) { return }
+        if Bytes.isFramingNameWithUnderscore(name) { return }
         out.append(name)
         out.append(": ")
         out.append(bytes.slice(field.valueRange))
@@ -516,24 +525,23 @@ package final class ClientConnection {
         }
         if upstream.config.passHost != .node { forwardHead.append("\r\n") }
         hostHeaderEnd = upstream.config.passHost == .node ? forwardHead.writeIndex : -1
-        var xffSeen = false
         for field in parser.head.headers {
             switch field.known {
             case .host, .connection, .keepAlive, .proxyConnection, .upgrade, .te, .trailer,
                  .transferEncoding, .contentLength, .expect, .xRealIP, .xForwardedProto,
-                 .xForwardedHost, .xForwardedPort, .forwarded:
-                continue
-            case .xForwardedFor:
-                // Keep the client's chain; our address is appended below.
-                forwardHead.append(xffSeen ? ", " : "X-Forwarded-For: ")
-                forwardHead.append(bytes.slice(field.valueRange))
-                xffSeen = true
+                 .xForwardedHost, .xForwardedPort, .forwarded, .xForwardedFor:
                 continue
             default:
                 appendEndToEnd(field, bytes, to: &forwardHead)
             }
         }
-        forwardHead.append(xffSeen ? ", " : "X-Forwarded-For: ")
+        // The client's chain, every X-Forwarded-For line joined in order, then our peer: one line
+        // (APISIX's `$proxy_add_x_forwarded_for`).
+        forwardHead.append("X-Forwarded-For: ")
+        for field in parser.head.headers where field.known == .xForwardedFor && !field.valueRange.isEmpty {
+            forwardHead.append(bytes.slice(field.valueRange))
+            forwardHead.append(", ")
+        }
         appendRemoteAddr(to: &forwardHead)
         forwardHead.append("\r\nX-Real-IP: ")
         appendRemoteAddr(to: &forwardHead)
@@ -564,6 +572,13 @@ package final class ClientConnection {
             forwardHead.append("\r\nTransfer-Encoding: chunked")
         }
         forwardHead.append("\r\n\r\n")
+    }
+
+    /// The forwarded head did not fit `forwardHeadLimit` (a configured host or credential larger
+    /// than the client's head allows for): never sent truncated.
+    func respondForwardHeadTooLarge() {
+        worker.logger.log(.error, "request head for the upstream exceeds \(Self.forwardHeadLimit) bytes, client: \(peer.hostText)")
+        respondError(431, close: true)
     }
 
     /// Where the `Host:` value goes for `pass_host: node` (per peer), or -1.
