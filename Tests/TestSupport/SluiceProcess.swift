@@ -216,14 +216,16 @@ package final class SluiceProcess: Sendable {
     /// Throws, with `stdout.log` and `error.log` in the message, if the binary cannot be spawned,
     /// exits early, or is not ready within `timeout` seconds; it is then stopped (process group killed).
     /// The readiness probe is a bare connect-and-close on the proxy port: a worker may log it.
-    package func start(waitForPort: Bool = true, waitForWorkers: Bool = false, timeout: Double = 10) throws {
+    /// `arguments` are added after `-p PREFIX` (e.g. `["-c", path]`).
+    package func start(waitForPort: Bool = true, waitForWorkers: Bool = false, timeout: Double = 10,
+                       arguments: [String] = []) throws {
         try state.withLock { s in
             guard s.pid == nil else { throw TestSupportError.process("SluiceProcess.start called twice (prefix \(prefix))") }
             guard access(binaryPath, X_OK) == 0 else {
                 throw TestSupportError.process("sluice binary not found at \(binaryPath): run `swift build` first or set SLUICE_BIN")
             }
             s.pid = try Processes.spawn(
-                path: binaryPath, arguments: ["-p", prefix], environment: environment,
+                path: binaryPath, arguments: ["-p", prefix] + arguments, environment: environment,
                 outputPath: prefix + "/logs/stdout.log")
         }
         guard waitForPort || waitForWorkers else { return }

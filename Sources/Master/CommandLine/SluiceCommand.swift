@@ -33,7 +33,10 @@ enum SluiceCommand {
         case .testConfig:
             return ConfigCheck.test(prefix: prefix, configPath: configPath) ? 0 : 1
         case .signal(let verb):
-            return SignalCommand.send(verb, prefix: prefix, configPath: configPath)
+            // Without `-c`, the config file of the master that owns the prefix (it may have been
+            // started with its own `-c`), as that is the file it will re-read.
+            let masterConfig = options.configPath == nil ? PrefixLock.recordedConfigPath(prefix: prefix) : nil
+            return SignalCommand.send(verb, prefix: prefix, configPath: masterConfig ?? configPath)
         case .run:
             MasterProcess.start(prefix: prefix, configPath: configPath)
         }

@@ -132,7 +132,7 @@ final class MasterProcess {
 
         let lock: PrefixLock
         do {
-            lock = try PrefixLock.acquire(prefix: prefix)
+            lock = try PrefixLock.acquire(prefix: prefix, configPath: configPath)
         } catch {
             switch error {
             case .held(let holder):

@@ -26,8 +26,9 @@ final class PrefixLock {
     /// `PREFIX/logs/sluice.lock`.
     static func path(prefix: String) -> String { prefix + "/logs/sluice.lock" }
 
-    /// Takes the lock without waiting, then records this pid in the file.
-    static func acquire(prefix: String) throws(Failure) -> PrefixLock {
+    /// Takes the lock without waiting, then records this pid and `configPath` in the file (two
+    /// lines): `sluice -s` reads the config file of the master that owns the prefix from it.
+    static func acquire(prefix: String, configPath: String) throws(Failure) -> PrefixLock {
         let path = path(prefix: prefix)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if fd < 0 {
@@ -51,10 +52,21 @@ final class PrefixLock {
             close(fd)
             throw .held(by: holder)
         }
-        let text = "\(getpid())\n"
+        let text = "\(getpid())\n\(configPath)\n"
         _ = ftruncate(fd, 0)
         _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
         return PrefixLock(fd: fd)
+    }
+}
+
+extension PrefixLock {
+    /// The config file the master holding PREFIX was started with, from the lock file; nil when
+    /// there is no lock file or it names none (a master of an older version).
+    static func recordedConfigPath(prefix: String) -> String? {
+        guard let text = Paths.readSmallFile(path(prefix: prefix)) else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= 2, lines[1].hasPrefix("/") else { return nil }
+        return String(lines[1])
     }
 }
 

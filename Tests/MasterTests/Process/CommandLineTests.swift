@@ -141,6 +141,27 @@ import TestSupport
         #expect(result.stderr.contains("invalid PID number \"twelve\""))
     }
 
+    /// `-s reload -p PREFIX` checks and reloads with the config file the master of PREFIX was
+    /// started with (its `-c`), not `PREFIX/conf/config.yaml`: here there is none, and the check
+    /// of a broken one names the master's file.
+    @Test func reloadUsesTheMastersConfigFile() throws {
+        let sluice = try SluiceProcess(workers: 1)
+        let alternate = sluice.path("alt/gateway.yaml")
+        try sluice.writeFile("alt/gateway.yaml", sluice.readFile("conf/config.yaml"))
+        unlink(sluice.path("conf/config.yaml"))
+        try sluice.start(arguments: ["-c", alternate])
+        defer { sluice.stop() }
+
+        let reload = sluice.runCapturing(["-s", "reload"])
+        #expect(reload.status == 0, "\(reload.stderr)")
+        #expect(sluice.waitUntil { sluice.errorLog.contains("signal 1 (SIGHUP) received") }, "\(sluice.errorLog)")
+
+        try sluice.writeFile("alt/gateway.yaml", "apisix:\n  node_listen: [ 9080\n")
+        let refused = sluice.runCapturing(["-s", "reload"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains(alternate) && refused.stderr.contains("not reloading"), "\(refused.stderr)")
+    }
+
     /// `-s reload` with a broken config.yaml refuses before signalling anything.
     @Test func reloadRefusesInvalidConfig() throws {
         let sluice = try SluiceProcess(configYAML: "apisix:\n  node_listen: [ 9080\n")
