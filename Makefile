@@ -2,8 +2,9 @@
 SWIFT ?= swift
 PREFIX ?= $(CURDIR)
 DEBIAN_PACKAGES = libevent-dev libssl-dev pkg-config
-# What `make test` needs besides: a real etcd (etcd provider tests), nginx (a second real server).
-TEST_PACKAGES = etcd-server nginx-light
+# What `make test` needs besides: a real etcd (etcd provider tests), nginx (a second real server),
+# curl and openssl (TLS tests), python3 (the lifecycle load). A test that misses one fails.
+TEST_PACKAGES = etcd-server nginx-light curl openssl python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Release builds link the Swift runtime statically: a worker then maps only the runtime code it
 # uses (measured: 15 MiB RSS per worker at 200 connections instead of 17-18 MiB).

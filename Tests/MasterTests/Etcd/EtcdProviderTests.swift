@@ -8,7 +8,7 @@ import TestSupport
 
 /// The `etcd` provider against a real etcd (Debian's etcd-server 3.4): nodes sharing one config,
 /// APISIX's key layout, etcd going away and coming back, compaction, a large config.
-@Suite(.serialized, .enabled(if: EtcdServer.isInstalled, "etcd-server is not installed (make test installs it)"))
+@Suite(.serialized, .requires(EtcdServer.binary))
 struct EtcdProviderTests {
     static let upstreamBody = "from upstream"
 

@@ -187,7 +187,7 @@ import TestSupport
     }
 
     /// `--https` with a self-signed certificate for localhost/127.0.0.1 made by the openssl CLI.
-    @Test(.enabled(if: SluiceProcess.isExecutable("/usr/bin/openssl") && SluiceProcess.isExecutable("/usr/bin/curl")))
+    @Test(.requires("/usr/bin/openssl", "/usr/bin/curl"))
     func https() throws {
         var template = Array("/tmp/sluice-function-cert-XXXXXX".utf8CString)
         let directory = String(cString: template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }!)

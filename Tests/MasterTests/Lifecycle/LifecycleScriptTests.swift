@@ -12,14 +12,7 @@ import TestSupport
 /// its timings.
 @Suite(.serialized) struct LifecycleScriptTests {
     static let script = SluiceProcess.packageRoot + "/benchmarks/lifecycle.sh"
-    static var toolsPresent: Bool { inPath("nginx") && inPath("python3") && inPath("curl") }
-
-    static func inPath(_ name: String) -> Bool {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/usr/bin"
-        return path.split(separator: ":").contains { SluiceProcess.isExecutable("\($0)/\(name)") }
-    }
-
-    @Test(.enabled(if: toolsPresent, "needs nginx (the upstream) and python3 (the load)"))
+    @Test(.requires("/usr/sbin/nginx", "/usr/bin/python3", "/usr/bin/curl"))
     func shortRunHasNoUnexplainedFailure() throws {
         let output = "/tmp/sluice-lifecycle-test-\(getpid()).out"
         defer { unlink(output) }

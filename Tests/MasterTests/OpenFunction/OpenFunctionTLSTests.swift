@@ -4,7 +4,7 @@ import TestSupport
 
 /// HTTPS functions: `ssl_verify` off and on against a self-signed stand-in, trust through
 /// `SSL_CERT_FILE`, and host name / IP checks.
-@Suite(.serialized, .enabled(if: SluiceProcess.isExecutable("/usr/bin/openssl")))
+@Suite(.serialized, .requires("/usr/bin/openssl", "/usr/bin/curl"))
 struct OpenFunctionTLSTests {
     /// The stand-in in hello mode serving TLS with `cert`.
     static func tlsStandIn(_ cert: OF.Cert) throws -> StandInServer {
@@ -41,10 +41,8 @@ struct OpenFunctionTLSTests {
         #expect(OF.waitForLog(sluice, "failed to process openfunction, err: certificate verify failed: self-signed certificate"),
                 "\(sluice.errorLog)")
         // The stand-in speaks TLS only: its stats through curl -k. No function request was sent.
-        if SluiceProcess.isExecutable("/usr/bin/curl") {
-            let stats = try StandInChild.run("/usr/bin/curl", ["-sk", "--max-time", "5", "https://127.0.0.1:\(fn.port)/_standin/stats"])
-            #expect(stats.output.contains("\"requests\":0"), "\(stats.output)")
-        }
+        let stats = try StandInChild.run("/usr/bin/curl", ["-sk", "--max-time", "5", "https://127.0.0.1:\(fn.port)/_standin/stats"])
+        #expect(stats.output.contains("\"requests\":0"), "\(stats.output)")
     }
 
     /// With the certificate trusted through `SSL_CERT_FILE`, the chain and the name (DNS and IP
@@ -93,7 +91,7 @@ struct OpenFunctionTLSTests {
 }
 
 /// Bodies and connection reuse over TLS.
-@Suite(.serialized, .enabled(if: SluiceProcess.isExecutable("/usr/bin/openssl") && SluiceProcess.isExecutable("/usr/bin/curl")))
+@Suite(.serialized, .requires("/usr/bin/openssl", "/usr/bin/curl"))
 struct OpenFunctionTLSTrafficTests {
     /// Large request bodies (Content-Length and chunked, spooled) and the large echoed response
     /// cross TLS intact; sequential calls reuse one TLS connection.

@@ -4,7 +4,7 @@ import TestSupport
 /// NginxProcess runs Debian's nginx (skipped when it is not installed).
 @Suite struct NginxProcessTests {
     /// nginx proxies to a TestUpstream and stops cleanly.
-    @Test(.enabled(if: SluiceProcess.isExecutable("/usr/sbin/nginx")))
+    @Test(.requires("/usr/sbin/nginx"))
     func nginxProxiesToTheUpstream() throws {
         let upstream = try TestUpstream()
         defer { upstream.stop() }
