@@ -97,7 +97,7 @@ package final class WorkerLoop {
         // A check once a second that the master is still there (PR_SET_PDEATHSIG covers most cases;
         // this covers a master that died before the child set it).
         let tick = event_new(base, -1, Int16(EV_PERSIST), workerTickCallback, selfPointer)!
-        var tv = timeval(seconds: 1)
+        var tv = timevalOf(seconds: 1)
         event_add(tick, &tv)
         var none = sigset_t()
         sigemptyset(&none)
@@ -246,7 +246,7 @@ package final class WorkerLoop {
         }
         if live.isEmpty { finishQuit(); return }
         let ev = event_new(base, -1, 0, workerQuitDeadlineCallback, selfPointer)!
-        var tv = timeval(seconds: config.workerShutdownTimeout)
+        var tv = timevalOf(seconds: config.workerShutdownTimeout)
         event_add(ev, &tv)
         quitDeadline = ev
     }

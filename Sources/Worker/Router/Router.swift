@@ -1,3 +1,5 @@
+package import Shared
+
 // The data-plane router: APISIX's default `radixtree_host_uri` router
 // (apisix/http/router/radixtree_host_uri.lua over lua-resty-radixtree with `no_param_match`),
 // rebuilt per config snapshot and then only read. Spec: spec/apisix-compat.md section 4.

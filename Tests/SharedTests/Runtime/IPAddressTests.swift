@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Testing
-@testable import Worker
+@testable import Shared
 
 @Suite struct IPAddressTests {
     /// inet_pton-compatible text forms parse to the expected bits.
@@ -78,15 +78,5 @@ import Testing
         for bad in ["10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/x", "/8", "10.0.0.0/8/8", "10.0.0.0/0008"] {
             #expect(CIDR(bad) == nil, "\(bad)")
         }
-    }
-
-    /// The router's hash can drop its last byte: hashing "abc" then removing "c" gives hash("ab").
-    @Test func keyHashIsInvertible() {
-        #expect(KeyHash.multiplier &* KeyHash.inverse == 1)
-        var full: UInt64 = 0
-        for byte in "abc".utf8 { full = KeyHash.appending(full, byte) }
-        var prefix: UInt64 = 0
-        for byte in "ab".utf8 { prefix = KeyHash.appending(prefix, byte) }
-        #expect(KeyHash.removingLast(full, UInt8(ascii: "c"), inverse: KeyHash.inverse) == prefix)
     }
 }

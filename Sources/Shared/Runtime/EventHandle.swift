@@ -1,5 +1,6 @@
-// The worker's one libevent loop (nginx's ngx_process_events_and_timers). Everything the worker does
-// runs on this loop's thread; no object here is Sendable and none needs to be.
+// The process runtime every process with an event loop shares (a worker, the control process):
+// libevent events, timeouts, sockets, addresses, the resolver, the cached clock. An object here
+// belongs to one loop and runs on that loop's thread; none is Sendable and none needs to be.
 package import CLibevent
 #if canImport(Glibc)
 package import Glibc
@@ -44,7 +45,7 @@ package struct EventHandle {
                 event_add(raw, common)
                 return
             }
-            var tv = timeval(seconds: timeout)
+            var tv = timevalOf(seconds: timeout)
             event_add(raw, &tv)
         } else {
             event_add(raw, nil)
@@ -58,57 +59,4 @@ package struct EventHandle {
     package var isPending: Bool { event_pending(raw, Int16(EV_READ | EV_WRITE | EV_TIMEOUT), nil) != 0 }
 
     package func free() { event_free(raw) }
-}
-
-/// An event base's common-timeout durations (`event_base_init_common_timeout`), made on first
-/// use: a handful per worker (keepalive, header, body, send, each upstream's connect/send/read).
-/// Past `limit` distinct durations, timeouts fall back to the ordinary heap.
-package final class CommonTimeouts {
-    private let base: OpaquePointer
-    private var seconds: [Double] = []
-    private var magic: [UnsafePointer<timeval>] = []
-    package let limit: Int
-
-    package init(base: OpaquePointer, limit: Int = 64) {
-        self.base = base
-        self.limit = limit
-    }
-
-    package var count: Int { seconds.count }
-
-    /// The base's common timeval for `duration` seconds, or nil when the table is full.
-    @inline(__always)
-    package func duration(_ duration: Double) -> UnsafePointer<timeval>? {
-        var i = 0
-        while i < seconds.count {
-            if seconds[i] == duration { return magic[i] }
-            i += 1
-        }
-        return make(duration)
-    }
-
-    private func make(_ duration: Double) -> UnsafePointer<timeval>? {
-        guard seconds.count < limit, duration >= 0 else { return nil }
-        var tv = timeval(seconds: duration)
-        guard let common = event_base_init_common_timeout(base, &tv) else { return nil }
-        seconds.append(duration)
-        magic.append(common)
-        return common
-    }
-}
-
-extension timeval {
-    /// A libevent timeout from seconds.
-    package init(seconds: Double) {
-        let whole = seconds.rounded(.down)
-        self.init(tv_sec: Int(whole), tv_usec: Int((seconds - whole) * 1_000_000))
-    }
-}
-
-/// Milliseconds of the monotonic clock (request times, back-off).
-@inline(__always)
-package func monotonicMilliseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }

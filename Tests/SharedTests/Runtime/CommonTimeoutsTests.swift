@@ -3,7 +3,7 @@ import Glibc
 #endif
 import CLibevent
 import Testing
-@testable import Worker
+@testable import Shared
 
 private nonisolated(unsafe) var fired: [Int] = []
 
