@@ -42,22 +42,15 @@ static inline int sluice_wtermsig(int status) { return WTERMSIG(status); }
 static inline int sluice_wcoredump(int status) { return WCOREDUMP(status); }
 static inline int sluice_prctl_set_name(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 static inline int sluice_prctl_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0); }
-static inline int sluice_fcntl_setfl(int fd, int flags) { return fcntl(fd, F_SETFL, flags); }
-static inline int sluice_fcntl_getfl(int fd) { return fcntl(fd, F_GETFL); }
-static inline int sluice_fcntl_setfd(int fd, int flags) { return fcntl(fd, F_SETFD, flags); }
-static inline int sluice_fcntl_getfd(int fd) { return fcntl(fd, F_GETFD); }
 static inline int sluice_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     extern int accept4(int, struct sockaddr *, socklen_t *, int);
     return accept4(fd, addr, len, flags);
 }
-static inline int sluice_errno(void) { return errno; }
 static inline long sluice_ssl_set_tlsext_host_name(SSL *ssl, const char *name) {
     return SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)name);
 }
 static inline long sluice_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
     return SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, version, NULL);
 }
-// The signal number of a `struct signalfd_siginfo` / `siginfo_t` without touching its unions.
-static inline int sluice_siginfo_signo(const siginfo_t *info) { return info->si_signo; }
 
 #endif

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 
 /// A raw, blocking HTTP/1.x client for tests: sends exactly the bytes it is given and parses what
 /// comes back with its own parser (independent of Sluice's). One connection per instance; use it
@@ -142,6 +143,13 @@ package final class HTTPClient {
         }
     }
 
+    /// Sends `bytes` on a background thread while this thread goes on reading (a body the peer may
+    /// stop taking). Each write waits at most the client's timeout; a failure ends the send.
+    /// Call ``BackgroundSend/wait()`` before closing the client.
+    package func sendInBackground(_ bytes: [UInt8]) throws -> BackgroundSend {
+        try BackgroundSend(fd: stream.fd, bytes: bytes, timeout: timeout)
+    }
+
     /// Half-closes the connection (sends FIN); reading still works.
     package func shutdownWrite() {
         if isOpen { shutdown(stream.fd, Int32(SHUT_WR)) }
@@ -250,4 +258,39 @@ package struct TestHTTPResponse: Sendable {
 
     /// The body as the ``TestUpstream/echo`` handler wrote it: what the upstream received.
     package func echoed() throws -> EchoedRequest { try EchoedRequest(json: body) }
+}
+
+/// A send running on its own thread (``HTTPClient/sendInBackground(_:)``).
+package final class BackgroundSend: Sendable {
+    private final class Progress: Sendable {
+        let state = Mutex<(sent: Int, error: String?)>((0, nil))
+    }
+    private let threads = ThreadGroup()
+    private let progress = Progress()
+
+    fileprivate init(fd: Int32, bytes: [UInt8], timeout: Double) throws {
+        try threads.start { [progress] in
+            var offset = 0
+            let piece = 16 * 1024
+            while offset < bytes.count {
+                let end = min(offset + piece, bytes.count)
+                do {
+                    try Sock.sendAll(fd, bytes[offset..<end], deadline: Deadline(seconds: timeout))
+                } catch {
+                    progress.state.withLock { $0.error = "\(error)" }
+                    return
+                }
+                offset = end
+                progress.state.withLock { $0.sent = offset }
+            }
+        }
+    }
+
+    /// Waits (at most `timeout` seconds) for the send to end; returns the bytes sent and the error
+    /// that stopped it, if any.
+    @discardableResult
+    package func wait(timeout: Double = 10) -> (sent: Int, error: String?) {
+        threads.joinAll(timeout: timeout)
+        return progress.state.withLock { $0 }
+    }
 }

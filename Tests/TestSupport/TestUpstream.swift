@@ -37,6 +37,14 @@ package final class TestUpstream: Sendable {
         case reject(TestResponse)
     }
 
+    /// How the connection closes after a response sent by `beforeBody` (the body still unread).
+    package enum BeforeBodyClose: Sendable {
+        /// `close()` at once: the kernel resets the connection because of the unread body.
+        case immediately
+        /// Send FIN, drain what the peer still sends (up to 1 s), then close.
+        case lingering
+    }
+
     /// Builds the response to a request. Runs on the connection's thread.
     package typealias Handler = @Sendable (TestRequest) -> TestResponse
 
@@ -51,17 +59,21 @@ package final class TestUpstream: Sendable {
     ///     Pass false for benchmarks and large bodies: memory then stays bounded, ``requests`` and the
     ///     raw records stay empty, and the counters (``requestCount``, ``acceptedConnections``) still work.
     ///   - handler: builds the response for each request (a trailing closure). Default ``echo``.
+    ///   - beforeBody: consulted for every request with a body, with its head only (empty body),
+    ///     before the body is read; a response it returns is sent at once and the connection is then
+    ///     closed without reading the body (``BeforeBodyClose`` says how). Default: never.
     ///   - continueDecision: consulted for requests with `Expect: 100-continue` and a body; gets the
     ///     request with its head only (empty body). Default: always ``ContinueDecision/sendContinue``.
     package init(
         port: Int = 0,
         recording: Bool = true,
         handler: @escaping Handler = TestUpstream.echo,
+        beforeBody: @escaping @Sendable (TestRequest) -> (TestResponse, BeforeBodyClose)? = { _ in nil },
         continueDecision: @escaping @Sendable (TestRequest) -> ContinueDecision = { _ in .sendContinue }
     ) throws {
         let (fd, boundPort) = try Sock.listen(port: port)
         self.port = boundPort
-        core = Core(listenFD: fd, recording: recording, handler: handler, continueDecision: continueDecision)
+        core = Core(listenFD: fd, recording: recording, handler: handler, beforeBody: beforeBody, continueDecision: continueDecision)
         do {
             try core.threads.start { [core] in core.acceptLoop() }
         } catch {
@@ -149,12 +161,16 @@ package final class TestUpstream: Sendable {
         let listenFD: Int32
         let recording: Bool
         let handler: Handler
+        let beforeBody: @Sendable (TestRequest) -> (TestResponse, BeforeBodyClose)?
         let continueDecision: @Sendable (TestRequest) -> ContinueDecision
         let state = Mutex(State())
         let threads = ThreadGroup()
 
-        init(listenFD: Int32, recording: Bool, handler: @escaping Handler, continueDecision: @escaping @Sendable (TestRequest) -> ContinueDecision) {
+        init(listenFD: Int32, recording: Bool, handler: @escaping Handler,
+             beforeBody: @escaping @Sendable (TestRequest) -> (TestResponse, BeforeBodyClose)?,
+             continueDecision: @escaping @Sendable (TestRequest) -> ContinueDecision) {
             self.listenFD = listenFD
+            self.beforeBody = beforeBody
             self.recording = recording
             self.handler = handler
             self.continueDecision = continueDecision
@@ -283,6 +299,13 @@ package final class TestUpstream: Sendable {
                     contentLength = n
                 }
                 let hasBody = request.wasChunked || contentLength > 0
+                if hasBody, let (early, close) = beforeBody(request) {
+                    record(request)
+                    var response = early
+                    response.closeAfter = true
+                    _ = try respond(response, to: request, on: stream.fd, keepAlive: false)
+                    return close == .immediately ? .immediate : .graceful
+                }
 
                 // Expect: 100-continue.
                 if hasBody, request.version == "HTTP/1.1", request.header("expect")?.lowercased() == "100-continue" {

@@ -109,14 +109,5 @@ struct AdminResponse {
     }
 
     /// The reason phrase nginx sends with `status`.
-    static func reason(_ status: Int) -> String {
-        switch status {
-        case 200: "OK"
-        case 201: "Created"
-        case 204: "No Content"
-        case 401: "Unauthorized"
-        case 405: "Not Allowed"
-        default: ResponsePages.reason(status).description
-        }
-    }
+    static func reason(_ status: Int) -> String { HTTPStatusPhrase.of(status).description }
 }

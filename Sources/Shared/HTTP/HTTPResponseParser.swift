@@ -214,7 +214,11 @@ package struct HTTPResponseParser {
                 // "HTTP/1." then 0 or 1 (RFC 9112 §2.3: case-sensitive).
                 if index < 7 {
                     let expected = UInt8(truncatingIfNeeded: Self.versionPrefix >> (8 * UInt64(index)))
-                    guard byte == expected else { return fail("upstream sent invalid status line") }
+                    guard byte == expected else {
+                        // `HTTP/2.0`, `HTTP/0.9`: a version, not ours.
+                        if index == 5 && ASCII.isDigit(byte) { return fail("upstream sent unsupported HTTP version") }
+                        return fail("upstream sent invalid status line")
+                    }
                 } else {
                     guard byte == UInt8(ascii: "0") || byte == UInt8(ascii: "1") else {
                         return fail("upstream sent unsupported HTTP version")
@@ -241,6 +245,8 @@ package struct HTTPResponseParser {
                     // Servers omit the SP before an empty reason; harmless for framing.
                     head.reasonRange = index..<index
                     state = .statusLineLF
+                } else if byte == ASCII.lf {
+                    return fail("upstream sent bare LF")
                 } else {
                     return fail("upstream sent invalid status line")
                 }
@@ -254,6 +260,8 @@ package struct HTTPResponseParser {
                     state = .statusLineLF
                 } else if index >= limits.maxRequestLine {
                     return fail("upstream sent too long status line")
+                } else if byte == ASCII.lf {
+                    return fail("upstream sent bare LF")
                 } else {
                     return fail("upstream sent invalid status line")
                 }

@@ -39,6 +39,13 @@ package enum Socket {
         return err
     }
 
+    /// Bytes received and not read yet (FIONREAD); 0 on error.
+    package static func pendingBytes(_ fd: Int32) -> Int32 {
+        var n: Int32 = 0
+        if ioctl(fd, UInt(FIONREAD), &n) < 0 { return 0 }
+        return n
+    }
+
     /// Accepts one connection as non-blocking and close-on-exec; -1 with errno set when none.
     @inline(__always)
     package static func accept(_ listener: Int32, into address: inout SocketAddress) -> Int32 {

@@ -13,9 +13,11 @@ import Glibc
 ///
 /// Request life: `.waiting` (keep-alive, no byte yet) → `.readingHead` → `.proxying` (upstream
 /// request sent, request body streamed, response streamed back) or a local response → back to
-/// `.waiting` once the response is flushed, or `.closing`.
+/// `.waiting` once the response is flushed, or `.lingering` (the client may still be sending: read
+/// and discard for a while so that closing does not reset the response it has not read yet), or
+/// `.closing`.
 package final class ClientConnection {
-    enum Phase { case waiting, readingHead, proxying, responding, closing }
+    enum Phase { case waiting, readingHead, proxying, responding, lingering, closing }
     enum RequestBody { case none, length, chunked }
 
     unowned(unsafe) let worker: WorkerLoop
@@ -71,6 +73,14 @@ package final class ClientConnection {
     /// reused keepalive connection can be retried; 0 when the body is streamed.
     var retainedBody = 0
     var pausedClientRead = false
+    /// The client shut down its sending side after a complete request: answer what it sent
+    /// (pipelined requests too), then close.
+    var clientHalfClosed = false
+    /// The upstream answered (or stopped reading) before taking the whole request: no more body
+    /// is sent to it, and the client's remaining body is read and dropped.
+    var upstreamSendStopped = false
+    /// When a lingering close gives up (monotonic ms).
+    var lingerDeadlineMs: Int64 = 0
     // response
     var responseHeadDone = false
     var responseFraming: HTTPBodyFraming = .none
@@ -80,7 +90,6 @@ package final class ClientConnection {
     var pausedUpstreamRead = false
     var status = 0
     var bodyBytesSent: Int64 = 0
-    var responseBodyStart: Int = 0
     /// Statuses of the tries so far, for `X-APISIX-Upstream-Status` and `$upstream_status`.
     var upstreamStatuses: [Int] = []
     var upstreamPeers: [Int] = []
@@ -100,6 +109,10 @@ package final class ClientConnection {
     var requestSerial: UInt64 = 0
 
     static let outputHighWater = 64 * 1024
+    /// nginx's `lingering_time` and `lingering_timeout` defaults: how long a closing connection
+    /// reads and drops what the client still sends, in total and between two reads.
+    static let lingeringTime: Int64 = 30_000
+    static let lingeringTimeout = 5.0
     /// The forwarded head holds the client's head (at most `maxHeaderBytes`) plus what is derived
     /// from it: Host again as X-Forwarded-Host, the remote address, a function's re-encoded path
     /// (at most 3 bytes per byte of the request line), the configured host and credentials.
@@ -149,8 +162,12 @@ package final class ClientConnection {
         input.clear()
         output.clear()
         parser.reset()
+        head.clear()
+        realIPRange = nil
+        realIP = nil
         phase = .waiting
         pausedClientRead = false
+        clientHalfClosed = false
         readEvent.assign(base: worker.base, fd: fd, events: EV_READ | EV_PERSIST, callback: clientReadCallback, context: contextPointer)
         writeEvent.assign(base: worker.base, fd: fd, events: EV_WRITE | EV_PERSIST, callback: clientWriteCallback, context: contextPointer)
         readEvent.add(timeout: worker.config.clientHeaderTimeout)
@@ -175,12 +192,13 @@ package final class ClientConnection {
         worker.recycle(self)
     }
 
-    /// Graceful quit: an idle keep-alive connection is closed at once.
-    func closeIdle() { close() }
-
     // MARK: - Client events
 
     func clientReadable(timedOut: Bool) {
+        if phase == .lingering {
+            lingeringRead(timedOut: timedOut)
+            return
+        }
         if timedOut {
             switch phase {
             case .waiting:
@@ -203,7 +221,7 @@ package final class ClientConnection {
                 parseHead()
             case .proxying:
                 if !requestBodyDone { pumpRequestBody() } else { pauseClientReadIfFull() }
-            case .responding, .closing:
+            case .responding, .lingering, .closing:
                 pauseClientReadIfFull()
             }
             return
@@ -219,12 +237,33 @@ package final class ClientConnection {
             if phase != .waiting {
                 worker.logger.log(.info, "recv() failed (\(err): \(errnoString(err))) while reading from client, client: \(peer.hostText)")
             }
-            close()
+            clientGone()
             return
         }
-        // n == 0: the client closed its side.
+        // n == 0: the client closed its sending side. With a whole request read, it still
+        // waits for the answer (a half-close, as `curl`/`nc -N` do): answer, then close.
+        if (phase == .proxying && (requestBodyDone || retainedBody > 0)) || phase == .responding {
+            clientHalfClosed = true
+            keepAlive = false
+            readEvent.delete()
+            return
+        }
         if phase == .proxying || phase == .readingHead {
             worker.logger.log(.info, "client prematurely closed connection, client: \(peer.hostText)")
+        }
+        clientGone()
+    }
+
+    /// The client is gone (reset, or closed before sending its whole request): a request whose
+    /// answer was not complete yet is logged as nginx logs it, with 499 when no response byte
+    /// was produced, then the connection closes.
+    private func clientGone() {
+        if phase == .proxying && !finishAfterFlush {
+            if !responseHeadDone {
+                status = 499
+                bodyBytesSent = 0
+            }
+            writeAccessLog()
         }
         close()
     }
@@ -258,8 +297,8 @@ package final class ClientConnection {
                 writeEvent.add(timeout: worker.config.sendTimeout)
                 return true
             }
-            worker.logger.log(.info, "writev() failed (\(err): \(errnoString(err))) while sending to client, client: \(peer.hostText)")
-            close()
+            worker.logger.log(.info, "write() failed (\(err): \(errnoString(err))) while sending to client, client: \(peer.hostText)")
+            clientGone()
             return false
         }
         writeEvent.delete()
@@ -314,6 +353,8 @@ package final class ClientConnection {
     }
 
     private func resetRequestState() {
+        realIPRange = nil
+        realIP = nil
         routeIndex = -1
         upstream = nil
         tried = PeerSet()
@@ -342,6 +383,7 @@ package final class ClientConnection {
         if spooling { spool.reset() }
         spooling = false
         spoolSent = 0
+        upstreamSendStopped = false
         requestSerial &+= 1
     }
 
@@ -353,13 +395,11 @@ package final class ClientConnection {
         input.consume(parser.head.headEnd)
         requestStartMs = monotonicMilliseconds()
         config = worker.runtime
-        keepAlive = parser.head.keepAlive && !worker.quitting
+        // A half-closed client's last request is answered with `Connection: close`.
+        keepAlive = parser.head.keepAlive && !worker.quitting && !(clientHalfClosed && input.isEmpty)
         isHead = parser.head.method == .head
         phase = .responding
         let bytes = head.readable
-
-        realIPRange = nil
-        realIP = nil
         if peerTrusted, let field = parser.head.firstHeader(.xRealIP), let ip = IPAddress(bytes: bytes.slice(field.valueRange)) {
             realIPRange = field.valueRange
             realIP = ip
@@ -837,6 +877,12 @@ package final class ClientConnection {
 
     /// More body bytes arrived from the client, or the upstream drained its output.
     private func pumpRequestBody() {
+        if upstreamSendStopped {
+            // The upstream has answered: the rest of the body goes nowhere (the connection
+            // closes after the response, lingering until the client is done sending).
+            input.clear()
+            return
+        }
         if spooling {
             spoolRequestBody()
             return
@@ -866,6 +912,10 @@ package final class ClientConnection {
 
     func upstreamWritable(_ conn: UpstreamConnection, timedOut: Bool) {
         guard let runtime = config else { return }
+        if upstreamSendStopped {
+            conn.writeEvent.delete()
+            return
+        }
         let entry = runtime.routes[routeIndex]
         if conn.state == .handshaking {
             continueHandshake(conn, timedOut: timedOut)
@@ -911,6 +961,19 @@ package final class ClientConnection {
 
     private func upstreamWriteFailed(_ conn: UpstreamConnection) {
         let err = errno
+        if responseHeadDone || upstreamSendStopped {
+            // Answered already: the rest of the request is not wanted.
+            stopSendingRequest(conn)
+            return
+        }
+        // An upstream that answers early and closes (a 413 for an upload, an auth failure) makes
+        // the next write fail: its answer may be waiting to be read, and is the client's answer.
+        let n = conn.readInput()
+        if n > 0 {
+            stopSendingRequest(conn)
+            parseResponseHead(conn)
+            return
+        }
         if conn.reused && !staleRetryUsed && canRetryBody {
             // The peer closed the pooled connection before we wrote: once more on a new one.
             staleRetryUsed = true
@@ -920,9 +983,19 @@ package final class ClientConnection {
             connectUpstream()
             return
         }
-        logUpstreamError("writev() failed (\(err): \(errnoString(err))) while sending request to upstream", peerIndex: conn.peerIndex)
+        let call = conn.tls == nil ? "write()" : "SSL_write()"
+        logUpstreamError("\(call) failed (\(err): \(errnoString(err))) while sending request to upstream", peerIndex: conn.peerIndex)
         dropUpstream(conn)
         nextPeerOrFail(502)
+    }
+
+    /// No more of the request goes to `conn`; its response is still read.
+    private func stopSendingRequest(_ conn: UpstreamConnection) {
+        upstreamSendStopped = true
+        closeAfterResponse = closeAfterResponse || !requestBodyDone
+        conn.output.clear()
+        conn.writeEvent.delete()
+        if !requestBodyDone { input.clear() }
     }
 
     private var canRetryBody: Bool { requestBody == .none || retainedBody > 0 || (spooling && requestBodyDone) }
@@ -1052,8 +1125,8 @@ package final class ClientConnection {
             switch result {
             case .incomplete:
                 return
-            case .failure:
-                logUpstreamError("upstream sent invalid header while reading response header from upstream", peerIndex: conn.peerIndex)
+            case .failure(let error):
+                logUpstreamError("\(error.reason) while reading response header from upstream", peerIndex: conn.peerIndex)
                 dropUpstream(conn)
                 failBeforeResponse(502)
                 return
@@ -1083,8 +1156,9 @@ package final class ClientConnection {
         }
         if !requestBodyDone {
             // The upstream answered before taking the whole body: this connection cannot be
-            // re-synchronised with the client.
-            closeAfterResponse = true
+            // re-synchronised with the client, and the body's rest is not sent (nginx relays
+            // such an early answer).
+            stopSendingRequest(conn)
         }
         if conn.parser.head.status == 101 {
             logUpstreamError("upstream tried to switch protocols, not supported", peerIndex: conn.peerIndex)
@@ -1102,7 +1176,7 @@ package final class ClientConnection {
         output.append(decimal: Int64(conn.parser.head.status))
         output.append(" ")
         if conn.parser.head.reasonRange.isEmpty {
-            output.append(ResponsePages.reason(conn.parser.head.status))
+            output.append(HTTPStatusPhrase.of(conn.parser.head.status))
         } else {
             output.append(bytes.slice(conn.parser.head.reasonRange))
         }
@@ -1165,7 +1239,6 @@ package final class ClientConnection {
         } else {
             output.append("Connection: keep-alive\r\n\r\n")
         }
-        responseBodyStart = output.writeIndex
         conn.input.consume(conn.parser.head.headEnd)
         forwardResponseBody(conn)
     }
@@ -1294,7 +1367,7 @@ package final class ClientConnection {
         output.append("HTTP/1.1 ")
         output.append(decimal: Int64(status))
         output.append(" ")
-        output.append(ResponsePages.reason(status))
+        output.append(HTTPStatusPhrase.of(status))
         output.append("\r\n")
         output.append(worker.serverHeader)
         worker.clock.refresh()
@@ -1317,7 +1390,18 @@ package final class ClientConnection {
     /// The response is written: next request (pipelined bytes first) or close.
     private func finishRequest() {
         finishAfterFlush = false
-        if closeAfterResponse || !keepAlive {
+        if clientHalfClosed && !closeAfterResponse && !input.isEmpty {
+            // Requests the client pipelined before its half-close are answered too.
+            config = nil
+            upstream = nil
+            phase = .waiting
+            parser.reset()
+            keepAlive = true
+            parseHead()
+            if phase == .readingHead { shutdownAndClose() }
+            return
+        }
+        if closeAfterResponse || !keepAlive || clientHalfClosed {
             shutdownAndClose()
             return
         }
@@ -1352,10 +1436,39 @@ package final class ClientConnection {
         forwardHead.park(in: cache, keepSize: keepSize)
     }
 
-    /// Closes after sending everything, so the client reads the whole last response.
+    /// Closes after sending everything, so the client reads the whole last response. When the
+    /// client may still be sending (a body not read, pipelined bytes, more in the socket), closing
+    /// now would reset the connection and destroy the response in flight: read and drop what comes
+    /// for a while first (nginx's lingering close).
     private func shutdownAndClose() {
         shutdown(fd, Int32(SHUT_WR))
-        close()
+        guard !clientHalfClosed, !requestBodyDone || !input.isEmpty || Socket.pendingBytes(fd) > 0 else {
+            close()
+            return
+        }
+        phase = .lingering
+        writeEvent.delete()
+        input.clear()
+        lingerDeadlineMs = monotonicMilliseconds() + Self.lingeringTime
+        pausedClientRead = false
+        readEvent.add(timeout: Self.lingeringTimeout)
+    }
+
+    private func lingeringRead(timedOut: Bool) {
+        if timedOut || monotonicMilliseconds() >= lingerDeadlineMs {
+            close()
+            return
+        }
+        while true {
+            input.clear()
+            let n = input.read(from: fd)
+            if n > 0 { continue }
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { break }
+            close()
+            return
+        }
+        let left = Double(lingerDeadlineMs - monotonicMilliseconds()) / 1000
+        readEvent.add(timeout: min(Self.lingeringTimeout, max(0.001, left)))
     }
 
     // MARK: - Logs
@@ -1369,9 +1482,9 @@ package final class ClientConnection {
             return
         }
         let bytes = head.readable
-        let method = String(decoding: bytes.slice(parser.head.methodRange), as: UTF8.self)
-        let target = String(decoding: bytes.slice(parser.head.targetRange), as: UTF8.self)
-        let host = parser.head.hostRange.map { String(decoding: bytes.slice($0), as: UTF8.self) } ?? ""
+        let method = ByteBuffer.logEscaped(bytes.slice(parser.head.methodRange))
+        let target = ByteBuffer.logEscaped(bytes.slice(parser.head.targetRange))
+        let host = parser.head.hostRange.map { ByteBuffer.logEscaped(bytes.slice($0)) } ?? ""
         let url = upstream.map { $0.peers[peerIndex].url } ?? ""
         worker.logger.log(.error, "\(message), client: \(peer.hostText), server: , request: \"\(method) \(target) HTTP/1.\(parser.head.versionMinor)\", upstream: \"\(url)\(target)\", host: \"\(host)\"")
     }
@@ -1386,9 +1499,9 @@ package final class ClientConnection {
         log.line.append(worker.clock.logTime)
         log.line.append("] \"")
         if parser.head.headEnd > 0 && head.count > 0 {
-            log.line.append(bytes.slice(parser.head.methodRange))
+            log.line.appendLogEscaped(bytes.slice(parser.head.methodRange))
             log.line.append(" ")
-            log.line.append(bytes.slice(parser.head.targetRange))
+            log.line.appendLogEscaped(bytes.slice(parser.head.targetRange))
             log.line.append(parser.head.versionMinor == 0 ? " HTTP/1.0" : " HTTP/1.1")
         }
         log.line.append("\" ")
@@ -1429,7 +1542,7 @@ package final class ClientConnection {
     private func appendHeaderValue(named name: StaticString, to line: inout ByteBuffer) {
         let bytes = head.readable
         for field in parser.head.headers where Bytes.equalsIgnoringCase(bytes.slice(field.nameRange), name) {
-            line.append(bytes.slice(field.valueRange))
+            line.appendLogEscaped(bytes.slice(field.valueRange))
             return
         }
         line.append("-")

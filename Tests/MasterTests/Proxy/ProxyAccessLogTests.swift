@@ -73,3 +73,58 @@ import TestSupport
         #expect(matches(line, #"^127\.0\.0\.1 - - \[[^\]]+\] "[^"]*" 400 \d+ "-" "ua" - - \d+\.\d{3} -$"#), "\(line)")
     }
 }
+
+/// access.log lines carry only bytes of their own request, escaped as nginx's `escape=default`.
+@Suite(.serialized) struct ProxyAccessLogSafetyTests {
+    private func lines(_ sluice: SluiceProcess, count: Int) -> [String] {
+        TestSupport.waitUntil(timeout: 5) { sluice.accessLog.split(separator: "\n").count >= count }
+        return sluice.accessLog.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    }
+
+    /// After a request whose `X-Real-IP` was honoured, later requests that fail to parse (on new
+    /// connections, on the same worker) log the peer's address, never bytes of their own head read
+    /// at the earlier request's offsets; every line stays one well-formed line.
+    @Test func realIPIsNotReusedByLaterRequests() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let sluice = try Proxy.start(to: upstream)
+        defer { sluice.stopCheckingWorkers() }
+
+        let first = try HTTPClient(port: sluice.proxyPort)
+        try first.send("GET /ok HTTP/1.1\r\nHost: x\r\nX-Real-IP: 10.1.2.3\r\n\r\n")
+        #expect(try first.readResponse().status == 200)
+        first.close()
+        // Same offsets as the X-Real-IP value above, holding a newline; then a bare LF (400).
+        for bad in ["GET /ok HTTP/1.1\r\nHost: x\r\nX-Real-I: a\nB-evil\r\n\r\n",
+                    "GET /ok HTTP/1.1\r\nHost: x\r\nX-Bad\u{1}: 10.9.9.9\r\n\r\n"] {
+            let client = try HTTPClient(port: sluice.proxyPort)
+            defer { client.close() }
+            try client.send(bad)
+            #expect(try client.readResponse().status == 400)
+        }
+        let logged = lines(sluice, count: 3)
+        #expect(logged.count == 3, "\(logged)")
+        #expect(logged.first?.hasPrefix("10.1.2.3 - - [") == true, "\(logged)")
+        for line in logged.dropFirst() {
+            #expect(line.hasPrefix("127.0.0.1 - - ["), "\(line)")
+        }
+    }
+
+    /// Quotes, backslashes and bytes outside printable ASCII from the request are logged as
+    /// `\xHH`, so a value can neither end its field nor start a new line.
+    @Test func requestBytesAreEscaped() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let sluice = try Proxy.start(to: upstream)
+        defer { sluice.stopCheckingWorkers() }
+
+        let client = try HTTPClient(port: sluice.proxyPort)
+        defer { client.close() }
+        try client.send(Array("GET /p?q=\"x\\ HTTP/1.1\r\nHost: x\r\nUser-Agent: a\"b\\c ".utf8) + [0xFF, 0xC3, 0xA9]
+            + Array("\r\nReferer: r\"\r\n\r\n".utf8))
+        #expect(try client.readResponse().status == 200)
+        let line = try #require(lines(sluice, count: 1).first)
+        #expect(line.contains(#""GET /p?q=\x22x\x5C HTTP/1.1""#), "\(line)")
+        #expect(line.contains(#""r\x22" "a\x22b\x5Cc \xFF\xC3\xA9""#), "\(line)")
+    }
+}

@@ -193,6 +193,52 @@ import TestSupport
         #expect(upstream.acceptedConnections == before + 1)
     }
 
+    /// Each malformed upstream head is logged with the response parser's own reason, as nginx
+    /// names what was wrong (not one "invalid header" for every failure).
+    @Test(arguments: [
+        ("HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n", "upstream sent invalid status line"),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc", "Content-Length"),
+        ("HTTP/1.1 200 OK\nContent-Length: 2\n\nab", "bare"),
+        ("HTTP/2.0 200 OK\r\n\r\n", "upstream sent unsupported HTTP version"),
+    ])
+    func invalidHeadLogsTheParserReason(_ raw: String, _ reason: String) throws {
+        let upstream = try TestUpstream { _ in TestResponse(closeAfter: true, action: .raw(Array(raw.utf8))) }
+        defer { upstream.stop() }
+        let sluice = try Proxy.start(to: upstream, upstreamExtra: "retries: 0")
+        defer { sluice.stopCheckingWorkers() }
+
+        #expect(try HTTPClient.request(port: sluice.proxyPort, path: "/bad").status == 502)
+        let line = sluice.errorLog.split(separator: "\n").last { $0.contains("while reading response header from upstream") }
+        #expect(line?.contains(reason) == true, "\(line ?? "no line")")
+        #expect(line?.contains("upstream sent invalid header while") != true, "\(line ?? "")")
+    }
+
+    /// A status line without a reason phrase gets the standard phrase of its code (one table for
+    /// every code, RFC 9110's with nginx's wording where nginx differs); an unknown code gets an
+    /// empty reason, as nginx sends it; a reason the upstream sent is kept.
+    @Test(arguments: [
+        ("HTTP/1.1 204\r\n\r\n", 204, "No Content"),
+        ("HTTP/1.1 201\r\nContent-Length: 0\r\n\r\n", 201, "Created"),
+        ("HTTP/1.1 429 \r\nContent-Length: 0\r\n\r\n", 429, "Too Many Requests"),
+        ("HTTP/1.1 418\r\nContent-Length: 0\r\n\r\n", 418, "I'm a teapot"),
+        ("HTTP/1.1 299\r\nContent-Length: 0\r\n\r\n", 299, ""),
+        ("HTTP/1.1 299 Custom Thing\r\nContent-Length: 0\r\n\r\n", 299, "Custom Thing"),
+        ("HTTP/1.1 200 Fine\r\nContent-Length: 0\r\n\r\n", 200, "Fine"),
+    ])
+    func reasonPhrase(_ raw: String, _ status: Int, _ reason: String) throws {
+        let upstream = try TestUpstream { _ in TestResponse(action: .raw(Array(raw.utf8))) }
+        defer { upstream.stop() }
+        let sluice = try Proxy.start(to: upstream)
+        defer { sluice.stopCheckingWorkers() }
+
+        let client = try HTTPClient(port: sluice.proxyPort)
+        defer { client.close() }
+        try client.sendRequest(path: "/s")
+        let text = String(decoding: client.readRaw(timeout: 0.5), as: UTF8.self)
+        let statusLine = text.components(separatedBy: "\r\n").first ?? ""
+        #expect(statusLine == "HTTP/1.1 \(status) \(reason)", "\(statusLine)")
+    }
+
     /// `keepalive_pool.requests` bounds the requests per upstream connection.
     @Test func keepalivePoolRequestsLimit() throws {
         let upstream = try TestUpstream()

@@ -111,7 +111,7 @@ let responseFixtures: [ResponseFixture] = [
     ResponseFixture("unknown TE", head("HTTP/1.1 200 OK", "Transfer-Encoding: gzip, chunked"), [
         "status": "502", "reason": "upstream sent unknown \"Transfer-Encoding\"",
     ]),
-    ResponseFixture("HTTP/2.0", head("HTTP/2.0 200 OK"), ["status": "502", "reason": "upstream sent invalid status line"]),
+    ResponseFixture("HTTP/2.0", head("HTTP/2.0 200 OK"), ["status": "502", "reason": "upstream sent unsupported HTTP version"]),
     ResponseFixture("HTTP/1.2", head("HTTP/1.2 200 OK"), ["status": "502", "reason": "upstream sent unsupported HTTP version"]),
     ResponseFixture("lower-case version", head("http/1.1 200 OK"), ["status": "502"]),
     ResponseFixture("two-digit status", head("HTTP/1.1 20 OK"), ["status": "502"]),
