@@ -241,7 +241,7 @@ package final class WorkerLoop {
             if conn.isIdle {
                 conn.readEvent.add(timeout: grace)
             } else if !conn.responseHeadDone {
-                conn.keepAlive = false
+                conn.machine.noKeepAlive()
             }
         }
         if live.isEmpty { finishQuit(); return }

@@ -24,11 +24,11 @@ extension ClientConnection {
             respondFunctionError(400)
             return
         }
-        if h.expectContinue && !requestBodyDone && input.isEmpty {
+        if machine.shouldSendContinue(expectContinue: h.expectContinue, bodyBytesAtHand: !input.isEmpty) {
             output.append("HTTP/1.1 100 Continue\r\n\r\n")
             guard writeClient() else { return }
         }
-        phase = .proxying
+        machine.startProxying()
         upstreamStartMs = monotonicMilliseconds()
         if requestBody == .chunked {
             // The call carries a Content-Length: collect the body first.
@@ -76,7 +76,7 @@ extension ClientConnection {
                     return
                 }
             case .end:
-                requestBodyDone = true
+                machine.bodyFinished()
             case .needMore:
                 input.consume(consumed)
                 break decoding
@@ -183,7 +183,7 @@ extension ClientConnection {
 
     /// An error page before the call; a body still arriving is not read, so the connection closes.
     private func respondFunctionError(_ status: Int) {
-        if !requestBodyDone { closeAfterResponse = true }
+        if !requestBodyDone { machine.closeAfterThisResponse() }
         respondError(status)
     }
 }

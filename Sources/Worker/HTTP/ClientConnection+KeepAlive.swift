@@ -6,29 +6,35 @@ import Glibc
 
 /// After a response: the next request (pipelined bytes first), or close (lingering when the client may still send).
 extension ClientConnection {
-    /// The response is written: next request (pipelined bytes first) or close.
-    func finishRequest() {
-        finishAfterFlush = false
-        if clientHalfClosed && !closeAfterResponse && !input.isEmpty {
-            // Requests the client pipelined before its half-close are answered too.
-            config = nil
-            upstream = nil
-            phase = .waiting
-            parser.reset()
-            keepAlive = true
-            parseHead()
-            if phase == .readingHead { shutdownAndClose() }
+    /// The client may still be sending: bytes wait in the input or the socket.
+    var clientMaySend: Bool { !input.isEmpty || Socket.pendingBytes(fd) > 0 }
+
+    /// The response is written: the next request (pipelined bytes first), or close, as
+    /// `machine.responseFlushed` decided.
+    func finishRequest(_ action: RequestStateMachine.Action) {
+        switch action {
+        case .shutdownAndClose:
+            shutdown(fd, Int32(SHUT_WR))
+            close()
             return
-        }
-        if closeAfterResponse || !keepAlive || clientHalfClosed {
-            shutdownAndClose()
+        case .linger:
+            startLingering()
+            return
+        case .parsePipelined, .awaitNext:
+            break
+        default:
             return
         }
         config = nil
         upstream = nil
-        phase = .waiting
         parser.reset()
         if pausedClientRead { pausedClientRead = false }
+        if machine.clientHalfClosed {
+            // Requests the client pipelined before its half-close are answered too.
+            perform(machine.bytesArrived())
+            if machine.state == .readingHead { perform(machine.pipelinedHeadIncomplete()) }
+            return
+        }
         if worker.quitting && input.isEmpty {
             // The response said keep-alive (its head was out before the quit began): the client
             // may reuse the connection at once. It gets the grace idle connections get; a request
@@ -37,8 +43,8 @@ extension ClientConnection {
             return
         }
         readEvent.add(timeout: worker.config.keepaliveTimeout)
-        if !input.isEmpty {
-            parseHead()
+        if action == .parsePipelined {
+            perform(machine.bytesArrived())
             return
         }
         parkBuffers(keepSize: true)
@@ -55,17 +61,12 @@ extension ClientConnection {
         forwardHead.park(in: cache, keepSize: keepSize)
     }
 
-    /// Closes after sending everything, so the client reads the whole last response. When the
-    /// client may still be sending (a body not read, pipelined bytes, more in the socket), closing
-    /// now would reset the connection and destroy the response in flight: read and drop what comes
-    /// for a while first (nginx's lingering close).
-    func shutdownAndClose() {
+    /// Closes after sending everything, when the client may still be sending (a body not read,
+    /// pipelined bytes, more in the socket): closing at once would reset the connection and destroy
+    /// the response in flight, so what comes is read and dropped for a while first (nginx's
+    /// lingering close).
+    func startLingering() {
         shutdown(fd, Int32(SHUT_WR))
-        guard !clientHalfClosed, !requestBodyDone || !input.isEmpty || Socket.pendingBytes(fd) > 0 else {
-            close()
-            return
-        }
-        phase = .lingering
         writeEvent.delete()
         input.clear()
         lingerDeadlineMs = monotonicMilliseconds() + Self.lingeringTime

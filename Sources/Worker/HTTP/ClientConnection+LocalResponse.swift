@@ -8,7 +8,7 @@ import Glibc
 extension ClientConnection {
     /// An nginx HTML error page.
     func respondError(_ status: Int, close: Bool = false, upstreamStatusHeader: Bool = false) {
-        if close { closeAfterResponse = true }
+        if close { machine.closeAfterThisResponse() }
         respond(status: status, contentType: "text/html", body: ResponsePages.pages[status] ?? ResponsePages.htmlPage(status),
                 upstreamStatusHeader: upstreamStatusHeader)
     }
@@ -20,15 +20,13 @@ extension ClientConnection {
             close()
             return
         }
-        closeAfterResponse = true
+        machine.closeAfterThisResponse()
         respondError(status)
     }
 
     func respond(status: Int, contentType: StaticString, body: [UInt8], upstreamStatusHeader: Bool = false) {
         self.status = status
-        phase = .responding
-        if !requestBodyDone { closeAfterResponse = true }
-        if closeAfterResponse { keepAlive = false }
+        machine.startLocalResponse()
         output.append("HTTP/1.1 ")
         output.append(decimal: Int64(status))
         output.append(" ")
@@ -45,6 +43,7 @@ extension ClientConnection {
         output.append("\r\n")
         if upstreamStatusHeader { appendUpstreamStatusHeader() }
         output.append(keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n")
+        machine.responseHeadStarted()
         if !isHead {
             output.append(body)
             bodyBytesSent = Int64(body.count)

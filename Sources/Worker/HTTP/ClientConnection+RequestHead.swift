@@ -7,10 +7,6 @@ import Glibc
 /// Reading and routing a request head: parse, reset the per-request state, route, run the plugins, choose the upstream.
 extension ClientConnection {
     func parseHead() {
-        if phase == .waiting {
-            phase = .readingHead
-            readEvent.add(timeout: worker.config.clientHeaderTimeout)
-        }
         let result = parser.parse(input.readable)
         switch result {
         case .incomplete:
@@ -32,6 +28,7 @@ extension ClientConnection {
     /// through them; a stale `head` made them point out of bounds).
     func prepareHeadFailure() {
         resetRequestState()
+        machine.headRejected()
         head.clear()
         head.append(input.readable)
         requestStartMs = monotonicMilliseconds()
@@ -45,14 +42,11 @@ extension ClientConnection {
         upstream = nil
         tried = PeerSet()
         staleRetryUsed = false
-        closeAfterResponse = false
         requestBody = .none
         requestRemaining = 0
         requestDecoder = ChunkedDecoder()
-        requestBodyDone = true
         requestBodyBytes = 0
         retainedBody = 0
-        responseHeadDone = false
         responseFraming = .none
         responseRemaining = 0
         responseDecoder = ChunkedDecoder()
@@ -63,7 +57,6 @@ extension ClientConnection {
         upstreamStatuses.removeAll(keepingCapacity: true)
         upstreamPeers.removeAll(keepingCapacity: true)
         upstreamHeaderMs = -1
-        finishAfterFlush = false
         function = nil
         functionExt = nil
         if spooling { spool.reset() }
@@ -81,10 +74,9 @@ extension ClientConnection {
         input.consume(parser.head.headEnd)
         requestStartMs = monotonicMilliseconds()
         config = worker.runtime
-        // A half-closed client's last request is answered with `Connection: close`.
-        keepAlive = parser.head.keepAlive && !worker.quitting && !(clientHalfClosed && input.isEmpty)
+        machine.headParsed(keepAlive: parser.head.keepAlive, hasBody: parser.head.isChunked || (parser.head.contentLength ?? 0) > 0,
+                           quitting: worker.quitting, moreInput: !input.isEmpty)
         isHead = parser.head.method == .head
-        phase = .responding
         let bytes = head.readable
         if peerTrusted, let field = parser.head.firstHeader(.xRealIP), let ip = IPAddress(bytes: bytes.slice(field.valueRange)) {
             realIPRange = field.valueRange
@@ -92,11 +84,9 @@ extension ClientConnection {
         }
         if parser.head.isChunked {
             requestBody = .chunked
-            requestBodyDone = false
         } else if let length = parser.head.contentLength, length > 0 {
             requestBody = .length
             requestRemaining = length
-            requestBodyDone = false
         }
         let maxBody = worker.config.clientMaxBodySize
         if maxBody > 0, let length = parser.head.contentLength, length > maxBody {
@@ -165,12 +155,12 @@ extension ClientConnection {
             respondForwardHeadTooLarge()
             return
         }
-        if parser.head.expectContinue && !requestBodyDone && input.isEmpty {
+        if machine.shouldSendContinue(expectContinue: parser.head.expectContinue, bodyBytesAtHand: !input.isEmpty) {
             output.append("HTTP/1.1 100 Continue\r\n\r\n")
             guard writeClient() else { return }
         }
         decideBodyRetention()
-        phase = .proxying
+        machine.startProxying()
         upstreamStartMs = monotonicMilliseconds()
         if !requestBodyDone {
             readEvent.add(timeout: worker.config.clientBodyTimeout)

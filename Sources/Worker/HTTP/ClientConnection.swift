@@ -11,13 +11,14 @@ import Glibc
 /// Objects are recycled through the worker's free list with their buffers and events, so the
 /// steady state allocates nothing per request. Everything runs on the worker's loop.
 ///
-/// Request life: `.waiting` (keep-alive, no byte yet) → `.readingHead` → `.proxying` (upstream
-/// request sent, request body streamed, response streamed back) or a local response → back to
-/// `.waiting` once the response is flushed, or `.lingering` (the client may still be sending: read
-/// and discard for a while so that closing does not reset the response it has not read yet), or
-/// `.closing`.
+/// The request's life (which state, keep-alive, body and response progress, half-close) is the
+/// value `machine` (`RequestStateMachine`): this class reports events to it and performs the
+/// actions it returns. The stages live in files of their own, along nginx's seams: the request
+/// head and routing (`+RequestHead`), the forwarded head and body (`Proxy/+ForwardHead`,
+/// `Proxy/+RequestBody`), the upstream exchange (`Proxy/+UpstreamExchange`), the response relay
+/// (`Proxy/+ResponseRelay`), local responses (`+LocalResponse`), keep-alive and closing
+/// (`+KeepAlive`), logs (`+Logs`), function calls (`+Function`).
 package final class ClientConnection {
-    enum Phase { case waiting, readingHead, proxying, responding, lingering, closing }
     enum RequestBody { case none, length, chunked }
 
     unowned(unsafe) let worker: WorkerLoop
@@ -46,7 +47,7 @@ package final class ClientConnection {
     var realIPRange: Range<Int>?
     var realIP: IPAddress?
     var listenerPort = 0
-    var phase: Phase = .waiting
+    var machine = RequestStateMachine()
 
     var config: RuntimeConfig?
     var routeIndex = -1
@@ -56,8 +57,6 @@ package final class ClientConnection {
     var tried = PeerSet()
     var triesLeft = 0
     var staleRetryUsed = false
-    var keepAlive = true
-    var closeAfterResponse = false
     var isHead = false
     var requestStartMs: Int64 = 0
     var upstreamStartMs: Int64 = 0
@@ -66,22 +65,17 @@ package final class ClientConnection {
     var requestBody: RequestBody = .none
     var requestRemaining: Int64 = 0
     var requestDecoder = ChunkedDecoder()
-    var requestBodyDone = true
     var requestBodyBytes: Int64 = 0
     /// Bytes of `input` holding the whole body, kept until the upstream answers so a failure on a
     /// reused keepalive connection can be retried; 0 when the body is streamed.
     var retainedBody = 0
     var pausedClientRead = false
-    /// The client shut down its sending side after a complete request: answer what it sent
-    /// (pipelined requests too), then close.
-    var clientHalfClosed = false
     /// The upstream answered (or stopped reading) before taking the whole request: no more body
     /// is sent to it, and the client's remaining body is read and dropped.
     var upstreamSendStopped = false
     /// When a lingering close gives up (monotonic ms).
     var lingerDeadlineMs: Int64 = 0
     // response
-    var responseHeadDone = false
     var responseFraming: HTTPBodyFraming = .none
     var responseRemaining: Int64 = 0
     var responseDecoder = ChunkedDecoder()
@@ -92,8 +86,6 @@ package final class ClientConnection {
     /// Statuses of the tries so far, for `X-APISIX-Upstream-Status` and `$upstream_status`.
     var upstreamStatuses: [Int] = []
     var upstreamPeers: [Int] = []
-    /// Move to the next request once `output` is flushed.
-    var finishAfterFlush = false
     // function calls (serverless plugins)
     /// The function this request calls, when a plugin ended it with a call.
     var function: FunctionTarget?
@@ -147,7 +139,11 @@ package final class ClientConnection {
     }
 
     var contextPointer: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
-    var isIdle: Bool { phase == .waiting && output.isEmpty }
+    var isIdle: Bool { machine.state == .idle && output.isEmpty }
+    var requestBodyDone: Bool { machine.bodyDone }
+    /// A response head is out (or in `output`): a failure can no longer be answered with a page.
+    var responseHeadDone: Bool { machine.responseStarted }
+    var keepAlive: Bool { machine.keepAlive }
 
 
     func open(fd: Int32, peer: SocketAddress, listenerPort: Int) {
@@ -163,9 +159,8 @@ package final class ClientConnection {
         head.clear()
         realIPRange = nil
         realIP = nil
-        phase = .waiting
+        machine.reset()
         pausedClientRead = false
-        clientHalfClosed = false
         readEvent.assign(base: worker.base, fd: fd, events: EV_READ | EV_PERSIST, callback: clientReadCallback, context: contextPointer)
         writeEvent.assign(base: worker.base, fd: fd, events: EV_WRITE | EV_PERSIST, callback: clientWriteCallback, context: contextPointer)
         readEvent.add(timeout: worker.config.clientHeaderTimeout)
@@ -183,7 +178,7 @@ package final class ClientConnection {
         fd = -1
         config = nil
         upstream = nil
-        phase = .closing
+        machine.lingerEnded()
         input.clear()
         output.clear()
         parkBuffers(keepSize: false)
@@ -192,35 +187,17 @@ package final class ClientConnection {
 
 
     func clientReadable(timedOut: Bool) {
-        if phase == .lingering {
+        if machine.state == .lingering {
             lingeringRead(timedOut: timedOut)
             return
         }
         if timedOut {
-            switch phase {
-            case .waiting:
-                close()
-            case .readingHead:
-                worker.logger.log(.info, "client timed out (110: Connection timed out) while reading client request headers, client: \(peer.hostText)")
-                close()
-            case .proxying where !requestBodyDone:
-                worker.logger.log(.info, "client timed out (110: Connection timed out) while reading client request body, client: \(peer.hostText)")
-                close()
-            default:
-                readEvent.add()
-            }
+            perform(machine.clientTimedOut())
             return
         }
         let n = input.read(from: fd)
         if n > 0 {
-            switch phase {
-            case .waiting, .readingHead:
-                parseHead()
-            case .proxying:
-                if !requestBodyDone { pumpRequestBody() } else { pauseClientReadIfFull() }
-            case .responding, .lingering, .closing:
-                pauseClientReadIfFull()
-            }
+            perform(machine.bytesArrived())
             return
         }
         if n == -2 {
@@ -231,38 +208,54 @@ package final class ClientConnection {
         if n < 0 {
             let err = errno
             if err == EAGAIN || err == EINTR { return }
-            if phase != .waiting {
+            if machine.state != .idle {
                 worker.logger.log(.info, "recv() failed (\(err): \(errnoString(err))) while reading from client, client: \(peer.hostText)")
             }
-            clientGone()
+            perform(machine.clientFailed())
             return
         }
-        // n == 0: the client closed its sending side. With a whole request read, it still
-        // waits for the answer (a half-close, as `curl`/`nc -N` do): answer, then close.
-        if (phase == .proxying && (requestBodyDone || retainedBody > 0)) || phase == .responding {
-            clientHalfClosed = true
-            keepAlive = false
-            readEvent.delete()
-            return
-        }
-        if phase == .proxying || phase == .readingHead {
+        let state = machine.state
+        let action = machine.clientEOF(bodyAtHand: retainedBody > 0)
+        if action != .stopReading && (state == .proxying || state == .readingHead) {
             worker.logger.log(.info, "client prematurely closed connection, client: \(peer.hostText)")
         }
-        clientGone()
+        perform(action)
     }
 
-    /// The client is gone (reset, or closed before sending its whole request): a request whose
-    /// answer was not complete yet is logged as nginx logs it, with 499 when no response byte
-    /// was produced, then the connection closes.
-    func clientGone() {
-        if phase == .proxying && !finishAfterFlush {
-            if !responseHeadDone {
+    /// Performs what the state machine decided about the client's side.
+    func perform(_ action: RequestStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .startHead:
+            readEvent.add(timeout: worker.config.clientHeaderTimeout)
+            parseHead()
+        case .parseHead:
+            parseHead()
+        case .forwardBody:
+            pumpRequestBody()
+        case .holdInput:
+            pauseClientReadIfFull()
+        case .rearm:
+            readEvent.add()
+        case .stopReading:
+            readEvent.delete()
+        case .close:
+            close()
+        case .timeoutAndClose(let stage):
+            worker.logger.log(.info, "client timed out (110: Connection timed out) while \(stage.text), client: \(peer.hostText)")
+            close()
+        case .logAndClose(let clientClosedRequest):
+            // nginx's 499: the client closed the request before any answer.
+            if clientClosedRequest {
                 status = 499
                 bodyBytesSent = 0
             }
             writeAccessLog()
+            close()
+        case .awaitNext, .parsePipelined, .shutdownAndClose, .linger:
+            finishRequest(action)
         }
-        close()
     }
 
     func clientWritable(timedOut: Bool) {
@@ -277,7 +270,7 @@ package final class ClientConnection {
                 pausedUpstreamRead = false
                 conn.readEvent.add(timeout: exchangeTimeouts.read)
             }
-            if finishAfterFlush { finishRequest() }
+            perform(machine.responseFlushed(pipelined: !input.isEmpty, clientMaySend: clientMaySend))
         }
     }
 
@@ -295,7 +288,7 @@ package final class ClientConnection {
                 return true
             }
             worker.logger.log(.info, "write() failed (\(err): \(errnoString(err))) while sending to client, client: \(peer.hostText)")
-            clientGone()
+            perform(machine.clientFailed())
             return false
         }
         writeEvent.delete()

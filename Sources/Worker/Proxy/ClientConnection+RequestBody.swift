@@ -41,7 +41,7 @@ extension ClientConnection {
             break
         case .length:
             conn.output.append(bytes)
-            if !consumeInput { requestBodyDone = true; requestRemaining = 0 }
+            if !consumeInput { machine.bodyFinished(); requestRemaining = 0 }
         case .chunked:
             var decoder = ChunkedDecoder()
             var offset = 0
@@ -53,7 +53,7 @@ extension ClientConnection {
                     conn.output.appendChunk(data)
                 case .end:
                     conn.output.append("0\r\n\r\n")
-                    requestBodyDone = true
+                    machine.bodyFinished()
                 default:
                     break
                 }
@@ -70,13 +70,13 @@ extension ClientConnection {
         while !input.isEmpty && !requestBodyDone && conn.output.count < Self.outputHighWater {
             switch requestBody {
             case .none:
-                requestBodyDone = true
+                machine.bodyFinished()
             case .length:
                 let n = Int(min(Int64(input.count), requestRemaining))
                 conn.output.append(UnsafeRawBufferPointer(start: input.base + input.readIndex, count: n))
                 input.consume(n)
                 requestRemaining -= Int64(n)
-                if requestRemaining == 0 { requestBodyDone = true }
+                if requestRemaining == 0 { machine.bodyFinished() }
             case .chunked:
                 let (consumed, event) = requestDecoder.decode(input.readable)
                 switch event {
@@ -91,7 +91,7 @@ extension ClientConnection {
                     conn.output.appendChunk(data)
                 case .end:
                     conn.output.append("0\r\n\r\n")
-                    requestBodyDone = true
+                    machine.bodyFinished()
                 case .needMore:
                     break
                 case .error(let reason):
@@ -124,7 +124,7 @@ extension ClientConnection {
         }
         if retainedBody > 0 { return }
         moveStreamedBody(to: conn)
-        guard phase == .proxying else { return }
+        guard machine.state == .proxying else { return }
         guard conn.flush() else {
             upstreamWriteFailed(conn)
             return
@@ -143,7 +143,7 @@ extension ClientConnection {
     /// No more of the request goes to `conn`; its response is still read.
     func stopSendingRequest(_ conn: UpstreamConnection) {
         upstreamSendStopped = true
-        closeAfterResponse = closeAfterResponse || !requestBodyDone
+        if !requestBodyDone { machine.closeAfterThisResponse() }
         conn.output.clear()
         conn.writeEvent.delete()
         if !requestBodyDone { input.clear() }

@@ -17,9 +17,7 @@ extension ClientConnection {
         }
         if timedOut {
             if !responseHeadDone {
-                logUpstreamError("upstream timed out (110: Connection timed out) while reading response header from upstream", peerIndex: conn.peerIndex, reason: "timeout")
-                dropUpstream(conn)
-                nextPeerAfterSentOrFail(504)
+                upstreamFailed(.readTimeout, conn, "upstream timed out (110: Connection timed out) while reading response header from upstream", reason: "timeout")
             } else {
                 logUpstreamError("upstream timed out (110: Connection timed out) while reading upstream", peerIndex: conn.peerIndex, reason: "timeout")
                 close()
@@ -33,9 +31,7 @@ extension ClientConnection {
         }
         if n == -2 {
             if !responseHeadDone {
-                logUpstreamError("upstream sent too big header while reading response header from upstream", peerIndex: conn.peerIndex)
-                dropUpstream(conn)
-                failBeforeResponse(502)
+                upstreamFailed(.headerTooBig, conn, "upstream sent too big header while reading response header from upstream")
             }
             return
         }
@@ -43,18 +39,8 @@ extension ClientConnection {
         if n < 0 && (err == EAGAIN || err == EINTR) { return }
         // EOF or error.
         if !responseHeadDone {
-            if conn.input.isEmpty && conn.reused && !staleRetryUsed && canRetryBody {
-                staleRetryUsed = true
-                dropUpstream(conn)
-                tried = PeerSet()
-                upstreamPeers.removeLast()
-                connectUpstream()
-                return
-            }
             let what = n == 0 ? "upstream prematurely closed connection" : "recv() failed (\(err): \(errnoString(err)))"
-            logUpstreamError("\(what) while reading response header from upstream", peerIndex: conn.peerIndex, reason: n == 0 ? "closed" : errnoString(err).lowercased())
-            dropUpstream(conn)
-            nextPeerAfterSentOrFail(502)
+            upstreamFailed(.read, conn, "\(what) while reading response header from upstream", reason: n == 0 ? "closed" : errnoString(err).lowercased())
             return
         }
         if case .untilClose = responseFraming {
@@ -67,9 +53,8 @@ extension ClientConnection {
         logUpstreamError("\(what) while reading upstream", peerIndex: conn.peerIndex)
         // The response is incomplete and the client must see that: close after what we have.
         dropUpstream(conn)
-        closeAfterResponse = true
-        keepAlive = false
-        if writeClient() { close() }
+        machine.closeAfterThisResponse()
+        completeResponse()
     }
 
     func parseResponseHead(_ conn: UpstreamConnection) {
@@ -79,9 +64,7 @@ extension ClientConnection {
             case .incomplete:
                 return
             case .failure(let error):
-                logUpstreamError("\(error.reason) while reading response header from upstream", peerIndex: conn.peerIndex)
-                dropUpstream(conn)
-                failBeforeResponse(502)
+                upstreamFailed(.invalidHeader, conn, "\(error.reason) while reading response header from upstream")
                 return
             case .complete:
                 if conn.parser.head.status >= 100 && conn.parser.head.status < 200 && conn.parser.head.status != 101 {
@@ -99,7 +82,6 @@ extension ClientConnection {
     /// Builds the client's response head from the upstream's: end-to-end headers, our `Server`,
     /// framing recomputed (apisix-compat.md "deliberately differs": hop-by-hop always stripped).
     func startResponse(_ conn: UpstreamConnection) {
-        responseHeadDone = true
         upstreamHeaderMs = monotonicMilliseconds()
         status = conn.parser.head.status
         upstreamStatuses.append(conn.parser.head.status)
@@ -114,13 +96,11 @@ extension ClientConnection {
             stopSendingRequest(conn)
         }
         if conn.parser.head.status == 101 {
-            logUpstreamError("upstream tried to switch protocols, not supported", peerIndex: conn.peerIndex)
-            dropUpstream(conn)
-            responseHeadDone = false
             upstreamStatuses.removeLast()
-            failBeforeResponse(502)
+            upstreamFailed(.protocolSwitch, conn, "upstream tried to switch protocols, not supported")
             return
         }
+        machine.responseHeadStarted()
         responseFraming = conn.parser.bodyFraming(requestMethod: parser.head.method)
         let clientHTTP11 = parser.head.versionMinor >= 1
         let bytes = conn.input.readable
@@ -183,11 +163,10 @@ extension ClientConnection {
                 chunkedToClient = true
                 output.append("Transfer-Encoding: chunked\r\n")
             } else {
-                closeAfterResponse = true
+                machine.closeAfterThisResponse()
             }
         }
-        if closeAfterResponse || !keepAlive {
-            keepAlive = false
+        if !keepAlive {
             output.append("Connection: close\r\n\r\n")
         } else {
             output.append("Connection: keep-alive\r\n\r\n")
@@ -240,8 +219,8 @@ extension ClientConnection {
                 case .error(let reason):
                     logUpstreamError("upstream sent invalid chunked response (\(reason)) while reading upstream", peerIndex: conn.peerIndex)
                     dropUpstream(conn)
-                    keepAlive = false
-                    if writeClient() { close() }
+                    machine.closeAfterThisResponse()
+                    completeResponse()
                     return
                 }
                 conn.input.consume(consumed)
@@ -287,8 +266,8 @@ extension ClientConnection {
     /// The response is entirely in `output`: log it, then go on once it is written.
     func completeResponse() {
         writeAccessLog()
-        finishAfterFlush = true
+        machine.responseCompleted()
         guard writeClient() else { return }
-        if output.isEmpty { finishRequest() }
+        if output.isEmpty { perform(machine.responseFlushed(pipelined: !input.isEmpty, clientMaySend: clientMaySend)) }
     }
 }

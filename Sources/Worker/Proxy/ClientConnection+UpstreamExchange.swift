@@ -10,7 +10,7 @@ extension ClientConnection {
         guard let upstream, let runtime = config else { return }
         let entry = runtime.routes[routeIndex]
         guard let peerIndex = upstream.balancer.pick(excluding: tried) else {
-            failBeforeResponse(502)
+            upstreamFailed(.noPeer, nil, nil)
             return
         }
         tried.insert(peerIndex)
@@ -29,14 +29,13 @@ extension ClientConnection {
         let node = upstream.config.nodes[peerIndex]
         let serial = requestSerial
         worker.resolver.resolve(node.host) { [self] answer in
-            guard requestSerial == serial, phase == .proxying, self.upstream === upstream else { return }
+            guard requestSerial == serial, machine.state == .proxying, self.upstream === upstream else { return }
             switch answer {
             case .address(let address):
                 connect(to: address.with(port: node.port), peerIndex: peerIndex, upstream: upstream, entry: entry)
             case .failure(let reason):
-                logUpstreamError("\(node.host) could not be resolved (\(reason)) while connecting to upstream",
-                                 peerIndex: peerIndex, reason: "failed to resolve \(node.host): \(reason)")
-                nextPeerOrFail(502)
+                upstreamFailed(.resolve, nil, "\(node.host) could not be resolved (\(reason)) while connecting to upstream",
+                               reason: "failed to resolve \(node.host): \(reason)")
             }
         }
     }
@@ -53,9 +52,8 @@ extension ClientConnection {
             conn.state = .connecting
             conn.writeEvent.add(timeout: exchangeTimeouts.connect)
         case .failed(let err):
-            logUpstreamError("connect() to \(address.description) failed (\(err): \(errnoString(err))) while connecting to upstream",
-                             peerIndex: peerIndex, reason: errnoString(err).lowercased())
-            nextPeerOrFail(502)
+            upstreamFailed(.connect, nil, "connect() to \(address.description) failed (\(err): \(errnoString(err))) while connecting to upstream",
+                           reason: errnoString(err).lowercased())
         }
     }
 
@@ -70,9 +68,7 @@ extension ClientConnection {
         let host = upstream.config.nodes[conn.peerIndex].host
         guard let context = worker.tlsContext,
               let session = TLSSession(context: context, fd: conn.fd, serverName: host, verify: function?.sslVerify ?? false) else {
-            logUpstreamError("SSL_new() failed while SSL handshaking to upstream", peerIndex: conn.peerIndex, reason: "failed to create an SSL session")
-            dropUpstream(conn)
-            failBeforeResponse(502)
+            upstreamFailed(.tlsSetup, conn, "SSL_new() failed while SSL handshaking to upstream", reason: "failed to create an SSL session")
             return
         }
         conn.tls = session
@@ -83,9 +79,7 @@ extension ClientConnection {
     func continueHandshake(_ conn: UpstreamConnection, timedOut: Bool) {
         let entry = config!.routes[routeIndex]
         if timedOut {
-            logUpstreamError("upstream timed out (110: Connection timed out) while SSL handshaking to upstream", peerIndex: conn.peerIndex, reason: "timeout")
-            dropUpstream(conn)
-            nextPeerOrFail(504)
+            upstreamFailed(.handshakeTimeout, conn, "upstream timed out (110: Connection timed out) while SSL handshaking to upstream", reason: "timeout")
             return
         }
         switch conn.tls!.handshake() {
@@ -99,9 +93,7 @@ extension ClientConnection {
         case .wantWrite:
             conn.writeEvent.add(timeout: exchangeTimeouts.connect)
         case .failed(let reason):
-            logUpstreamError("SSL_do_handshake() failed (\(reason)) while SSL handshaking to upstream", peerIndex: conn.peerIndex, reason: reason)
-            dropUpstream(conn)
-            nextPeerOrFail(502)
+            upstreamFailed(.handshake, conn, "SSL_do_handshake() failed (\(reason)) while SSL handshaking to upstream", reason: reason)
         }
     }
 
@@ -140,7 +132,7 @@ extension ClientConnection {
         } else if !requestBodyDone {
             moveStreamedBody(to: conn)
             // An invalid or too large body already answered the client and dropped `conn`.
-            guard phase == .proxying else { return }
+            guard machine.state == .proxying else { return }
         }
         conn.readEvent.add(timeout: exchangeTimeouts.read)
         guard conn.flush() else {
@@ -170,25 +162,19 @@ extension ClientConnection {
         if conn.state == .connecting {
             let address = conn.address.description
             if timedOut {
-                logUpstreamError("upstream timed out (110: Connection timed out) while connecting to upstream", peerIndex: conn.peerIndex, reason: "timeout")
-                dropUpstream(conn)
-                nextPeerOrFail(504)
+                upstreamFailed(.connectTimeout, conn, "upstream timed out (110: Connection timed out) while connecting to upstream", reason: "timeout")
                 return
             }
             let err = Socket.pendingError(conn.fd)
             if err != 0 {
-                logUpstreamError("connect() to \(address) failed (\(err): \(errnoString(err))) while connecting to upstream", peerIndex: conn.peerIndex, reason: errnoString(err).lowercased())
-                dropUpstream(conn)
-                nextPeerOrFail(502)
+                upstreamFailed(.connect, conn, "connect() to \(address) failed (\(err): \(errnoString(err))) while connecting to upstream", reason: errnoString(err).lowercased())
                 return
             }
             connected(conn, entry: entry)
             return
         }
         if timedOut {
-            logUpstreamError("upstream timed out (110: Connection timed out) while sending request to upstream", peerIndex: conn.peerIndex, reason: "timeout")
-            dropUpstream(conn)
-            failBeforeResponse(504)
+            upstreamFailed(.sendTimeout, conn, "upstream timed out (110: Connection timed out) while sending request to upstream", reason: "timeout")
             return
         }
         guard conn.flush() else {
@@ -220,19 +206,8 @@ extension ClientConnection {
             parseResponseHead(conn)
             return
         }
-        if conn.reused && !staleRetryUsed && canRetryBody {
-            // The peer closed the pooled connection before we wrote: once more on a new one.
-            staleRetryUsed = true
-            dropUpstream(conn)
-            tried = PeerSet()
-            upstreamPeers.removeLast()
-            connectUpstream()
-            return
-        }
         let call = conn.tls == nil ? "write()" : "SSL_write()"
-        logUpstreamError("\(call) failed (\(err): \(errnoString(err))) while sending request to upstream", peerIndex: conn.peerIndex)
-        dropUpstream(conn)
-        nextPeerOrFail(502)
+        upstreamFailed(.send, conn, "\(call) failed (\(err): \(errnoString(err))) while sending request to upstream")
     }
 
     func dropUpstream(_ conn: UpstreamConnection) {
@@ -240,40 +215,52 @@ extension ClientConnection {
         conn.close()
     }
 
-    /// Tries the next peer after a connect failure or timeout, while `retries` allows and the
-    /// request can be sent again; otherwise answers `status`.
-    func nextPeerOrFail(_ status: Int) {
-        upstreamStatuses.append(status)
-        if triesLeft > 0 && canRetryBody, let upstream, tried.count < upstream.peers.count {
+    /// One try failed before any response reached the client: logged (unless it was only a
+    /// stale pooled connection), then `UpstreamFailure.decide` says what follows.
+    func upstreamFailed(_ failure: UpstreamFailure, _ conn: UpstreamConnection?, _ message: @autoclosure () -> String?, reason: String? = nil) {
+        let attempt = UpstreamAttempt(
+            triesLeft: triesLeft,
+            untriedPeers: upstream.map { $0.peers.count - tried.count } ?? 0,
+            replayable: canRetryBody,
+            idempotent: Self.isIdempotent(parser.head.method),
+            reusedConnection: conn?.reused ?? false,
+            staleRetryUsed: staleRetryUsed,
+            readAnyByte: !(conn?.input.isEmpty ?? true))
+        let decision = failure.decide(attempt)
+        if decision != .retryStale, let message = message() {
+            logUpstreamError(message, peerIndex: conn?.peerIndex ?? upstreamPeers.last ?? 0, reason: reason)
+        }
+        if let conn { dropUpstream(conn) }
+        switch decision {
+        case .retryStale:
+            // The peer had closed the pooled connection: the same peer on a new one.
+            staleRetryUsed = true
+            tried = PeerSet()
+            upstreamPeers.removeLast()
+            connectUpstream()
+        case .nextPeer:
+            upstreamStatuses.append(failure.status)
             triesLeft -= 1
             connectUpstream()
-            return
-        }
-        respondUpstreamFailure(status)
-    }
-
-    /// An error or timeout after the request was sent, before any response byte (nginx's
-    /// `proxy_next_upstream error timeout`): the next peer for an idempotent method; a
-    /// non-idempotent request (POST, PATCH, unknown methods) is not sent twice.
-    func nextPeerAfterSentOrFail(_ status: Int) {
-        switch parser.head.method {
-        case .post, .patch, .other, .connect:
-            failBeforeResponse(status)
-        default:
-            nextPeerOrFail(status)
+        case .fail(let status):
+            upstreamStatuses.append(status)
+            respondUpstreamFailure(status)
         }
     }
 
-    func failBeforeResponse(_ status: Int) {
-        upstreamStatuses.append(status)
-        respondUpstreamFailure(status)
+    /// RFC 9110 §9.2.2: a request that may be repeated without changing what it did.
+    static func isIdempotent(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .post, .patch, .other, .connect: false
+        default: true
+        }
     }
 
     func respondUpstreamFailure(_ status: Int) {
         if let conn = upstreamConn { dropUpstream(conn) }
         if function != nil {
             // A function that cannot be called is 503 (generic-upstream.lua), with no upstream status.
-            if !requestBodyDone { closeAfterResponse = true }
+            if !requestBodyDone { machine.closeAfterThisResponse() }
             respondError(503)
             return
         }
@@ -282,7 +269,7 @@ extension ClientConnection {
             input.consume(retainedBody)
             retainedBody = 0
         }
-        if !requestBodyDone { closeAfterResponse = true }
+        if !requestBodyDone { machine.closeAfterThisResponse() }
         respondError(status, upstreamStatusHeader: true)
     }
 }
