@@ -1,7 +1,7 @@
 # Sluice: `make run` and `make test` do all set-up on a fresh Debian 12 machine.
 SWIFT ?= swift
 PREFIX ?= $(CURDIR)
-DEBIAN_PACKAGES = libevent-dev libssl-dev pkg-config
+DEBIAN_PACKAGES = libevent-dev libssl-dev libpcre2-dev pkg-config
 # What `make test` needs besides: a real etcd (etcd provider tests), nginx (a second real server),
 # curl and openssl (TLS tests), python3 (the lifecycle load). A test that misses one fails.
 TEST_PACKAGES = etcd-server nginx-light curl openssl python3

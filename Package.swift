@@ -32,10 +32,17 @@ let package = Package(
             pkgConfig: "libevent_openssl",
             providers: [.apt(["libevent-dev", "libssl-dev", "pkg-config"])]
         ),
+        // PCRE2 from Debian (libpcre2-dev): APISIX's regular expressions are PCRE.
+        .systemLibrary(
+            name: "CPCRE2",
+            path: "Sources/CPCRE2",
+            pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]
+        ),
         // Config model, schema validation, HTTP parsing, logging: everything every process needs.
         .target(
             name: "Shared",
-            dependencies: ["CLibevent", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CLibevent", "CPCRE2", .product(name: "Yams", package: "Yams")],
             swiftSettings: dataPlane
         ),
         // The data plane: one libevent loop per worker process.

@@ -1,0 +1,56 @@
+package import CPCRE2
+
+/// A PCRE2 regular expression, compiled once (per snapshot) with JIT when available, matched
+/// without allocating: the match data is allocated with the expression and reused. Used from one
+/// thread at a time (each process runs one loop); `@unchecked Sendable` so that configuration
+/// values holding one can cross into the worker's loop.
+package final class PCRERegex: @unchecked Sendable {
+    package let pattern: String
+    private let code: OpaquePointer
+    private let matchData: OpaquePointer
+
+    /// Compiles `pattern`; `caseless` is PCRE's `i` option (APISIX's `~*` and `jo`+`i`).
+    /// - Throws: `PCRERegexError` with PCRE2's message, as APISIX reports a bad regex.
+    package init(_ pattern: String, caseless: Bool = false) throws(PCRERegexError) {
+        self.pattern = pattern
+        var error: Int32 = 0
+        var offset = 0
+        let options: UInt32 = caseless ? UInt32(PCRE2_CASELESS) : 0
+        let compiled: OpaquePointer? = Array(pattern.utf8).withUnsafeBufferPointer { bytes in
+            sluice_pcre2_compile(bytes.baseAddress, bytes.count, options, &error, &offset)
+        }
+        guard let compiled else {
+            var message = [UInt8](repeating: 0, count: 256)
+            let n = pcre2_get_error_message_8(error, &message, message.count)
+            let text = n > 0 ? String(decoding: message.prefix(Int(n)), as: UTF8.self) : "error \(error)"
+            throw PCRERegexError(message: "\(text) in \"\(pattern)\" at \"\(String(pattern.utf8.dropFirst(offset)) ?? "")\"")
+        }
+        code = compiled
+        // JIT is an optimisation: matching works (slower) when it is unavailable.
+        _ = pcre2_jit_compile_8(code, UInt32(PCRE2_JIT_COMPLETE))
+        matchData = pcre2_match_data_create_from_pattern_8(code, nil)
+    }
+
+    deinit {
+        pcre2_match_data_free_8(matchData)
+        pcre2_code_free_8(code)
+    }
+
+    /// Whether the expression matches anywhere in `subject` (ngx.re.find).
+    package func matches(_ subject: UnsafeRawBufferPointer) -> Bool {
+        if let base = subject.baseAddress?.assumingMemoryBound(to: UInt8.self) {
+            return pcre2_match_8(code, base, subject.count, 0, 0, matchData, nil) >= 0
+        }
+        var none: UInt8 = 0
+        return pcre2_match_8(code, &none, 0, 0, 0, matchData, nil) >= 0
+    }
+
+    package func matches(_ subject: String) -> Bool {
+        var s = subject
+        return s.withUTF8 { matches(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+package struct PCRERegexError: Error, Sendable {
+    package var message: String
+}
