@@ -67,6 +67,14 @@ package enum ResourceCheck {
             if let message, !disabled {
                 return CheckError(.check, "failed to check the configuration of plugin \(name) err: \(message)")
             }
+            if members["_meta"]?["pre_function"] != nil {
+                return CheckError(.check, "failed to check the configuration of plugin \(name) err: _meta.pre_function is not supported")
+            }
+            if let filter = members["_meta"]?["filter"] {
+                do throws(ExprError) { _ = try Expr(filter) } catch {
+                    return CheckError(.check, "failed to validate the 'vars' expression: \(error.message)")
+                }
+            }
         }
         return nil
     }

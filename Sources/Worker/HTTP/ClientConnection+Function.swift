@@ -158,9 +158,13 @@ extension ClientConnection {
             case .authorization where target.authorization != nil:
                 continue
             default:
+                if !context.requestHeaders.isEmpty && context.requestHeaders.replaces(bytes.slice(field.nameRange)) { continue }
                 appendEndToEnd(field, bytes, to: &forwardHead)
             }
         }
+        // Headers earlier plugins set reach the function too (generic-upstream.lua sends the
+        // request's headers as they are by then).
+        if !context.requestHeaders.isEmpty { appendEdits(context.requestHeaders) }
         if let authorization = target.authorization {
             forwardHead.append("Authorization: ")
             forwardHead.append(authorization)

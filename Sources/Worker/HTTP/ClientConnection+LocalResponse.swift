@@ -25,29 +25,50 @@ extension ClientConnection {
     }
 
     func respond(status: Int, contentType: StaticString, body: [UInt8], upstreamStatusHeader: Bool = false) {
-        self.status = status
         machine.startLocalResponse()
-        output.append("HTTP/1.1 ")
-        output.append(decimal: Int64(status))
-        output.append(" ")
-        output.append(HTTPStatusPhrase.of(status))
-        output.append("\r\n")
-        output.append(worker.serverHeader)
-        worker.clock.refresh()
-        output.append("Date: ")
-        output.append(worker.clock.httpDate)
-        output.append("\r\nContent-Type: ")
-        output.append(contentType)
-        output.append("\r\nContent-Length: ")
-        output.append(decimal: Int64(body.count))
-        output.append("\r\n")
-        if upstreamStatusHeader { appendUpstreamStatusHeader() }
-        output.append(keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n")
-        machine.responseHeadStarted()
-        if !isHead {
-            output.append(body)
-            bodyBytesSent = Int64(body.count)
+        // header_filter and body_filter run for the worker's own answers too (plugins.md 0.3).
+        context.status = status
+        runHeaderFilter()
+        self.status = context.status
+        let edits = context.responseHeaders
+        body.withUnsafeBytes { original in
+            var finalBody = original
+            if hasBodyFilter && !isHead {
+                // The whole body is at hand: one call, and Content-Length is its filtered length.
+                filterBody(original, last: true) { finalBody = $0 }
+            }
+            output.append("HTTP/1.1 ")
+            output.append(decimal: Int64(self.status))
+            output.append(" ")
+            output.append(HTTPStatusPhrase.of(self.status))
+            output.append("\r\n")
+            output.append(worker.serverHeader)
+            worker.clock.refresh()
+            output.append("Date: ")
+            output.append(worker.clock.httpDate)
+            output.append("\r\n")
+            if edits.isEmpty || !edits.replaces(Self.contentTypeName) {
+                output.append("Content-Type: ")
+                output.append(contentType)
+                output.append("\r\n")
+            }
+            output.append("Content-Length: ")
+            output.append(decimal: Int64(isHead ? original.count : finalBody.count))
+            output.append("\r\n")
+            if upstreamStatusHeader { appendUpstreamStatusHeader() }
+            if !edits.isEmpty { appendResponseEdits(edits) }
+            output.append(keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n")
+            machine.responseHeadStarted()
+            if !isHead {
+                output.append(finalBody)
+                bodyBytesSent = Int64(finalBody.count)
+            }
         }
         completeResponse()
+    }
+
+    private static var contentTypeName: UnsafeRawBufferPointer {
+        let name: StaticString = "content-type"
+        return UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
     }
 }

@@ -22,7 +22,9 @@ extension ClientConnection {
         worker.logger.log(.error, "\(message), client: \(peer.hostText), server: , request: \"\(method) \(target) HTTP/1.\(parser.head.versionMinor)\", upstream: \"\(url)\(target)\", host: \"\(host)\"")
     }
 
+    /// The request is over: the plugins' log phase, then the access.log line.
     func writeAccessLog() {
+        runLogPhase()
         guard let log = worker.accessLog else { return }
         worker.clock.refresh()
         let bytes = head.readable

@@ -36,6 +36,7 @@ extension ClientConnection {
     }
 
     func resetRequestState() {
+        context.reset()
         realIPRange = nil
         realIP = nil
         routeIndex = -1
@@ -110,23 +111,8 @@ extension ClientConnection {
         }
         routeIndex = match.routeIndex
         let entry = runtime.routes[match.routeIndex]
-        for plugin in entry.plugins {
-            switch plugin.access() {
-            case .next:
-                continue
-            case .respond(let status, let body, let errorLog):
-                if let errorLog { worker.logger.log(.error, errorLog) }
-                if let body {
-                    respond(status: status, contentType: "text/plain; charset=utf-8", body: body)
-                } else {
-                    respondError(status)
-                }
-                return
-            case .callFunction(let target):
-                startFunctionCall(target, ext: match.ext)
-                return
-            }
-        }
+        context.begin(route: entry)
+        guard runRequestPhase(.rewrite, ext: match.ext), runRequestPhase(.access, ext: match.ext) else { return }
         guard let upstream = entry.upstream else {
             if let missing = entry.missingUpstreamId {
                 worker.logger.log(.error, "failed to find upstream by id: \(missing)")
@@ -148,6 +134,7 @@ extension ClientConnection {
             respondError(500)
             return
         }
+        guard runRequestPhase(.beforeProxy, ext: match.ext) else { return }
         self.upstream = upstream
         triesLeft = upstream.retries
         buildForwardHead(upstream: upstream)

@@ -48,6 +48,10 @@ package final class ClientConnection {
     var realIP: IPAddress?
     var listenerPort = 0
     var machine = RequestStateMachine()
+    /// What the plugins see of the current request and changed in it; reused per request.
+    lazy var context = RequestContext(connection: self)
+    /// Numbers formatted for a variable lookup (`$remote_port`, `$status`).
+    var scratch: ByteBuffer
 
     var config: RuntimeConfig?
     var routeIndex = -1
@@ -120,6 +124,7 @@ package final class ClientConnection {
         output = ByteBuffer(capacity: 2 * 1024, limit: 1024 * 1024)
         head = ByteBuffer(capacity: 1024, limit: 64 * 1024)
         forwardHead = ByteBuffer(capacity: 1024, limit: Self.forwardHeadLimit)
+        scratch = ByteBuffer(capacity: 64, limit: 256)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
         readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder, timeouts: worker.timeouts)
         writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder, timeouts: worker.timeouts)
@@ -136,6 +141,7 @@ package final class ClientConnection {
         output.deallocate()
         head.deallocate()
         forwardHead.deallocate()
+        scratch.deallocate()
     }
 
     var contextPointer: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
@@ -321,5 +327,20 @@ private func clientReadCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutable
 private func clientWriteCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {
     Unmanaged<ClientConnection>.fromOpaque(ctx!)._withUnsafeGuaranteedRef {
         $0.clientWritable(timedOut: Int32(what) & EV_TIMEOUT != 0)
+    }
+}
+
+extension ClientConnection {
+    /// `$server_addr`: the connection's local address (one getsockname, only when asked for).
+    func withLocalAddress<R>(_ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        var address = SocketAddress()
+        address.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &address.storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &address.length) == 0 }
+        }
+        guard ok else { return body(nil) }
+        var text: [UInt8] = []
+        address.appendHostText(to: &text)
+        return text.withUnsafeBytes { body($0) }
     }
 }

@@ -27,28 +27,9 @@ package enum PluginRegistry {
     /// Enabled plugin names, as `GET /apisix/admin/plugins/list` lists them.
     package static var names: [String] { all.map { $0.name }.sorted() }
 
-    /// Builds a route's plugin chain in descending priority. A plugin disabled with
-    /// `_meta.disable` is left out. Configurations get their schema defaults here.
-    package static func chain(for plugins: [String: JSONValue]) -> (chain: [any Plugin], errors: [String]) {
-        // Most routes have no plugins: no lookup table for them (10,000 routes apply in one pass).
-        if plugins.isEmpty { return ([], []) }
-        var built: [(priority: Int, plugin: any Plugin)] = []
-        var errors: [String] = []
-        let types = byName
-        for (name, conf) in plugins {
-            guard let type = types[name] else {
-                errors.append("unknown plugin [\(name)]")
-                continue
-            }
-            if conf["_meta"]?["disable"] == .bool(true) { continue }
-            do {
-                let plugin = try type.init(config: type.schema.applyingDefaults(to: conf))
-                built.append((type.priority, plugin))
-            } catch {
-                errors.append("failed to build plugin \(name): \(error.message)")
-            }
-        }
-        built.sort { $0.priority > $1.priority }
-        return (built.map { $0.plugin }, errors)
+    /// Builds a route's plugin chain (`PluginChain.build`).
+    package static func chain(for plugins: [String: JSONValue]) -> (chain: PluginChain, errors: [String]) {
+        if plugins.isEmpty { return (.empty, []) }
+        return PluginChain.build(plugins, types: byName)
     }
 }

@@ -32,10 +32,17 @@ extension ClientConnection {
     func buildForwardHead(upstream: UpstreamRuntime) {
         let bytes = head.readable
         forwardHead.clear()
-        forwardHead.append(bytes.slice(parser.head.methodRange))
+        let edits = context.requestHeaders
+        if let method = context.upstreamMethod {
+            forwardHead.append(context.override(method))
+        } else {
+            forwardHead.append(bytes.slice(parser.head.methodRange))
+        }
         forwardHead.append(UInt8(ascii: " "))
         let target = bytes.slice(parser.head.targetRange)
-        if target.first == UInt8(ascii: "/") || target.first == UInt8(ascii: "*") {
+        if let uri = context.upstreamURI {
+            forwardHead.append(context.override(uri))
+        } else if target.first == UInt8(ascii: "/") || target.first == UInt8(ascii: "*") {
             forwardHead.append(target)
         } else if parser.head.pathRange.lowerBound >= parser.head.targetRange.upperBound {
             // Absolute-form without a path (`http://host`, `http://host?q`): `pathRange` is the
@@ -50,7 +57,8 @@ extension ClientConnection {
             forwardHead.append(bytes.slice(parser.head.pathRange.lowerBound..<parser.head.targetRange.upperBound))
         }
         forwardHead.append(" HTTP/1.1\r\nHost: ")
-        switch upstream.config.passHost {
+        let passHost = context.upstreamHost == nil ? upstream.config.passHost : .rewrite
+        switch passHost {
         case .pass:
             if let hostRange = parser.head.hostRange {
                 forwardHead.append(bytes.slice(hostRange))
@@ -61,10 +69,14 @@ extension ClientConnection {
             // Filled per peer in `startSending`; reserve nothing here.
             break
         case .rewrite:
-            forwardHead.append(upstream.rewriteHost)
+            if let host = context.upstreamHost {
+                forwardHead.append(context.override(host))
+            } else {
+                forwardHead.append(upstream.rewriteHost)
+            }
         }
-        if upstream.config.passHost != .node { forwardHead.append("\r\n") }
-        hostHeaderEnd = upstream.config.passHost == .node ? forwardHead.writeIndex : -1
+        if passHost != .node { forwardHead.append("\r\n") }
+        hostHeaderEnd = passHost == .node ? forwardHead.writeIndex : -1
         for field in parser.head.headers {
             switch field.known {
             case .host, .connection, .keepAlive, .proxyConnection, .upgrade, .te, .trailer,
@@ -72,9 +84,11 @@ extension ClientConnection {
                  .xForwardedHost, .xForwardedPort, .forwarded, .xForwardedFor:
                 continue
             default:
+                if !edits.isEmpty && edits.replaces(bytes.slice(field.nameRange)) { continue }
                 appendEndToEnd(field, bytes, to: &forwardHead)
             }
         }
+        if !edits.isEmpty { appendEdits(edits) }
         // The client's chain, every X-Forwarded-For line joined in order, then our peer: one line
         // (APISIX's `$proxy_add_x_forwarded_for`).
         forwardHead.append("X-Forwarded-For: ")
@@ -119,5 +133,28 @@ extension ClientConnection {
     func respondForwardHeadTooLarge() {
         worker.logger.log(.error, "request head for the upstream exceeds \(Self.forwardHeadLimit) bytes, client: \(peer.hostText)")
         respondError(431, close: true)
+    }
+
+    /// The request headers plugins added or set. Framing, hop-by-hop, `Host` and the forwarding
+    /// headers (`X-Forwarded-*`, `X-Real-IP`) are the gateway's to write, once each (`Host` edits
+    /// go to `setUpstreamHost`), so such edits are not sent.
+    func appendEdits(_ edits: HeaderEdits) {
+        edits.forEachLine { name, value in
+            if Self.isGatewayOwned(name) { return }
+            forwardHead.append(name)
+            forwardHead.append(": ")
+            forwardHead.append(value)
+            forwardHead.append("\r\n")
+        }
+    }
+
+    static func isGatewayOwned(_ name: UnsafeRawBufferPointer) -> Bool {
+        Bytes.equalsIgnoringCase(name, "host") || Bytes.equalsIgnoringCase(name, "content-length")
+            || Bytes.equalsIgnoringCase(name, "transfer-encoding") || Bytes.equalsIgnoringCase(name, "connection")
+            || Bytes.equalsIgnoringCase(name, "keep-alive") || Bytes.equalsIgnoringCase(name, "upgrade")
+            || Bytes.equalsIgnoringCase(name, "te") || Bytes.equalsIgnoringCase(name, "trailer")
+            || Bytes.equalsIgnoringCase(name, "x-real-ip") || Bytes.equalsIgnoringCase(name, "x-forwarded-for")
+            || Bytes.equalsIgnoringCase(name, "x-forwarded-proto") || Bytes.equalsIgnoringCase(name, "x-forwarded-host")
+            || Bytes.equalsIgnoringCase(name, "x-forwarded-port") || Bytes.isFramingNameWithUnderscore(name)
     }
 }

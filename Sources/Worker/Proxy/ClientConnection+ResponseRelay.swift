@@ -45,7 +45,7 @@ extension ClientConnection {
         }
         if case .untilClose = responseFraming {
             dropUpstream(conn)
-            if chunkedToClient { output.append("0\r\n\r\n") }
+            endResponseBody()
             completeResponse()
             return
         }
@@ -102,14 +102,19 @@ extension ClientConnection {
         }
         machine.responseHeadStarted()
         responseFraming = conn.parser.bodyFraming(requestMethod: parser.head.method)
+        context.status = conn.parser.head.status
+        runHeaderFilter()
+        status = context.status
+        let edits = context.responseHeaders
+        let bodyChanged = context.bodyChanged
         let clientHTTP11 = parser.head.versionMinor >= 1
         let bytes = conn.input.readable
         output.append(clientHTTP11 ? "HTTP/1.1 " : "HTTP/1.0 ")
-        // Status code and reason as the upstream sent them.
-        output.append(decimal: Int64(conn.parser.head.status))
+        // Status code and reason as the upstream sent them (a status a plugin set gets its phrase).
+        output.append(decimal: Int64(status))
         output.append(" ")
-        if conn.parser.head.reasonRange.isEmpty {
-            output.append(HTTPStatusPhrase.of(conn.parser.head.status))
+        if conn.parser.head.reasonRange.isEmpty || status != conn.parser.head.status {
+            output.append(HTTPStatusPhrase.of(status))
         } else {
             output.append(bytes.slice(conn.parser.head.reasonRange))
         }
@@ -123,10 +128,12 @@ extension ClientConnection {
                 continue
             case .contentLength:
                 // Kept only when it is the framing (or describes a HEAD response's body).
+                if bodyChanged { continue }
                 if case .length = responseFraming { contentLengthKept = true } else if !isHead { continue }
             default:
                 let name = bytes.slice(field.nameRange)
                 if Bytes.equalsIgnoringCase(name, "server") { continue }
+                if !edits.isEmpty && edits.replaces(name) { continue }
                 if Bytes.equalsIgnoringCase(name, "date") { sawDate = true }
                 if !conn.parser.head.connectionTokens.isEmpty && Self.isNamed(name, in: conn.parser.head.connectionTokens, bytes) { continue }
             }
@@ -141,6 +148,7 @@ extension ClientConnection {
             output.append(worker.clock.httpDate)
             output.append("\r\n")
         }
+        if !edits.isEmpty { appendResponseEdits(edits) }
         if let function {
             if conn.parser.head.status >= 400 {
                 worker.logger.log(.warn, "\(function.pluginName) exits with http status code \(conn.parser.head.status)")
@@ -151,6 +159,15 @@ extension ClientConnection {
         switch responseFraming {
         case .none:
             break
+        case .length(let length) where bodyChanged:
+            // A body filter changes the body: its length is known only at the end.
+            responseRemaining = length
+            if clientHTTP11 {
+                chunkedToClient = true
+                output.append("Transfer-Encoding: chunked\r\n")
+            } else {
+                machine.closeAfterThisResponse()
+            }
         case .length(let length):
             responseRemaining = length
             if !contentLengthKept {
@@ -193,26 +210,20 @@ extension ClientConnection {
         case .length:
             let n = Int(min(Int64(conn.input.count), responseRemaining))
             if n > 0 {
-                output.append(UnsafeRawBufferPointer(start: conn.input.base + conn.input.readIndex, count: n))
+                emitResponseBody(UnsafeRawBufferPointer(start: conn.input.base + conn.input.readIndex, count: n))
                 conn.input.consume(n)
                 responseRemaining -= Int64(n)
-                bodyBytesSent += Int64(n)
             }
             done = responseRemaining == 0
+            if done { endResponseBody() }
         case .chunked:
             while !conn.input.isEmpty {
                 let (consumed, event) = responseDecoder.decode(conn.input.readable)
                 switch event {
                 case .data(let range):
-                    let data = conn.input.readable.slice(range)
-                    if chunkedToClient {
-                        output.appendChunk(data)
-                    } else {
-                        output.append(data)
-                    }
-                    bodyBytesSent += Int64(data.count)
+                    emitResponseBody(conn.input.readable.slice(range))
                 case .end:
-                    if chunkedToClient { output.append("0\r\n\r\n") }
+                    endResponseBody()
                     done = true
                 case .needMore:
                     break
@@ -230,14 +241,8 @@ extension ClientConnection {
         case .untilClose:
             let n = conn.input.count
             if n > 0 {
-                let data = conn.input.readable
-                if chunkedToClient {
-                    output.appendChunk(data)
-                } else {
-                    output.append(data)
-                }
+                emitResponseBody(conn.input.readable)
                 conn.input.consume(n)
-                bodyBytesSent += Int64(n)
             }
         }
         if done {
@@ -269,5 +274,47 @@ extension ClientConnection {
         machine.responseCompleted()
         guard writeClient() else { return }
         if output.isEmpty { perform(machine.responseFlushed(pipelined: !input.isEmpty, clientMaySend: clientMaySend)) }
+    }
+
+    /// Body bytes for the client, through the body filters, framed as the response is.
+    @inline(__always)
+    func emitResponseBody(_ data: UnsafeRawBufferPointer) {
+        if hasBodyFilter {
+            filterBody(data, last: false) { appendResponseBytes($0) }
+        } else {
+            appendResponseBytes(data)
+        }
+    }
+
+    /// The body is complete: the filters' last word, then the chunked terminator.
+    func endResponseBody() {
+        if hasBodyFilter { filterBody(UnsafeRawBufferPointer(start: nil, count: 0), last: true) { appendResponseBytes($0) } }
+        if chunkedToClient { output.append("0\r\n\r\n") }
+    }
+
+    @inline(__always)
+    private func appendResponseBytes(_ data: UnsafeRawBufferPointer) {
+        guard !data.isEmpty else { return }
+        if chunkedToClient { output.appendChunk(data) } else { output.append(data) }
+        bodyBytesSent += Int64(data.count)
+    }
+
+    /// The response headers plugins added or set; framing and hop-by-hop names stay the gateway's.
+    func appendResponseEdits(_ edits: HeaderEdits) {
+        edits.forEachLine { name, value in
+            if Self.isResponseFraming(name) { return }
+            output.append(name)
+            output.append(": ")
+            output.append(value)
+            output.append("\r\n")
+        }
+    }
+
+    static func isResponseFraming(_ name: UnsafeRawBufferPointer) -> Bool {
+        Bytes.equalsIgnoringCase(name, "content-length") || Bytes.equalsIgnoringCase(name, "transfer-encoding")
+            || Bytes.equalsIgnoringCase(name, "connection") || Bytes.equalsIgnoringCase(name, "keep-alive")
+            || Bytes.equalsIgnoringCase(name, "upgrade") || Bytes.equalsIgnoringCase(name, "te")
+            || Bytes.equalsIgnoringCase(name, "trailer") || Bytes.equalsIgnoringCase(name, "server")
+            || Bytes.equalsIgnoringCase(name, "date")
     }
 }

@@ -7,8 +7,10 @@ package final class RuntimeConfig {
     /// A class so that a request holds it with one reference, not a copy of every field.
     package final class RouteEntry {
         package let route: Route
-        /// The route's plugins in descending priority.
-        package let plugins: [any Plugin]
+        /// The route's plugins, in the order a request runs them.
+        package let chain: PluginChain
+        /// `$route_id`.
+        package let idBytes: [UInt8]
         /// Inline upstream, or the one `upstream_id` names; nil with `missingUpstreamId` set when that
         /// id does not exist (502), nil without it when the route has no upstream (503).
         package let upstream: UpstreamRuntime?
@@ -18,10 +20,11 @@ package final class RuntimeConfig {
         package let sendTimeout: Double
         package let readTimeout: Double
 
-        init(route: Route, plugins: [any Plugin], upstream: UpstreamRuntime?, missingUpstreamId: String?,
+        init(route: Route, chain: PluginChain, upstream: UpstreamRuntime?, missingUpstreamId: String?,
              connectTimeout: Double, sendTimeout: Double, readTimeout: Double) {
             self.route = route
-            self.plugins = plugins
+            self.chain = chain
+            idBytes = Array(route.id.utf8)
             self.upstream = upstream
             self.missingUpstreamId = missingUpstreamId
             self.connectTimeout = connectTimeout
@@ -64,10 +67,10 @@ package final class RuntimeConfig {
             }
             let timeout = route.timeout ?? upstream?.config.timeout
             let (chain, _) = PluginRegistry.chain(for: route.plugins)
-            for plugin in chain {
-                plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
+            for entry in chain.entries {
+                entry.plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
             }
-            entries.append(RouteEntry(route: route, plugins: chain, upstream: upstream, missingUpstreamId: missing,
+            entries.append(RouteEntry(route: route, chain: chain, upstream: upstream, missingUpstreamId: missing,
                                       connectTimeout: timeout?.connect ?? 60,
                                       sendTimeout: timeout?.send ?? 60,
                                       readTimeout: timeout?.read ?? 60))

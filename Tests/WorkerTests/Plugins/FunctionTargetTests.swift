@@ -5,7 +5,7 @@ import Testing
 @Suite struct FunctionTargetTests {
     static func target(_ uri: String) throws -> FunctionTarget {
         let plugin = try OpenFunctionPlugin(config: OpenFunctionPlugin.schema.applyingDefaults(to: .object(["function_uri": .string(uri)])))
-        guard case .callFunction(let target) = plugin.access() else { throw PluginBuildError("no target for \(uri)") }
+        guard case .callFunction(let target) = plugin.access(RequestContext(connection: nil)) else { throw PluginBuildError("no target for \(uri)") }
         return target
     }
 
@@ -68,7 +68,7 @@ import Testing
         #expect(String(decoding: tls.hostHeader, as: UTF8.self) == "[::1]")
         #expect(tls.upstreamConfig.nodes.first?.port == 443 && tls.upstreamConfig.scheme == "https")
         let bad = try OpenFunctionPlugin(config: OpenFunctionPlugin.schema.applyingDefaults(to: .object(["function_uri": .string("ftp://x")])))
-        guard case .respond(let status, _, let log) = bad.access() else { Issue.record("ftp:// was accepted"); return }
+        guard case .respond(let status, _, let log) = bad.access(RequestContext(connection: nil)) else { Issue.record("ftp:// was accepted"); return }
         #expect(status == 503 && log == "failed to process openfunction, err: bad uri: ftp://x")
     }
 
@@ -78,7 +78,7 @@ import Testing
             "function_uri": .string("http://h/f"), "authorization": .object(["service_token": .string("test:test")]),
         ]))
         let plugin = try OpenFunctionPlugin(config: conf)
-        guard case .callFunction(let t) = plugin.access() else { Issue.record("no call"); return }
+        guard case .callFunction(let t) = plugin.access(RequestContext(connection: nil)) else { Issue.record("no call"); return }
         #expect(t.authorization.map { String(decoding: $0, as: UTF8.self) } == "Basic dGVzdDp0ZXN0")
         #expect(t.upstreamConfig.timeout?.read == 3 && t.upstreamConfig.keepalivePool?.size == 5)
         #expect(t.maxBodySize == 67_108_864 && t.sslVerify)

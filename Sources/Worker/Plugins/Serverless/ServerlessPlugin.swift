@@ -34,6 +34,7 @@ package class ServerlessPlugin<Provider: ServerlessProvider>: Plugin {
     package class var name: String { Provider.name }
     package class var priority: Int { Provider.priority }
     package class var schema: Schema { serverlessSchema(authorization: Provider.authorizationSchema) }
+    package class var phases: PluginPhases { .access }
 
     /// nil when `function_uri` cannot be used; then `failure` says why.
     let target: FunctionTarget?
@@ -70,7 +71,7 @@ package class ServerlessPlugin<Provider: ServerlessProvider>: Plugin {
         if let target { target.runtime = make(target.upstreamConfig, "fn:" + target.poolKey) }
     }
 
-    package func access() -> PhaseResult {
+    package func access(_ ctx: RequestContext) -> PhaseResult {
         if let target { return .callFunction(target) }
         return .respond(status: 503, body: nil, errorLog: failure)
     }

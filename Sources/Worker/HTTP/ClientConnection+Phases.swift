@@ -1,0 +1,100 @@
+import Shared
+
+/// Running the route's plugin chain at each phase (apisix/plugin.lua `run_plugin`): handlers in
+/// chain order, a `_meta.filter` evaluated once per request, an answer from rewrite, access or
+/// before_proxy ends the request (`<plugin> exits with http status code <code>` at warn for
+/// >= 400, its body replaced by `_meta.error_response`), the filters and log run for any response.
+extension ClientConnection {
+    /// Runs a request phase. Returns false when a plugin ended the request (its answer is under
+    /// way, or its function call started).
+    func runRequestPhase(_ phase: PluginPhases, ext: Range<Int>?) -> Bool {
+        guard let route = context.route, route.chain.phases.contains(phase) else { return true }
+        let entries = route.chain.entries
+        for index in entries.indices where entries[index].phases.contains(phase) && passesFilter(index, entries[index]) {
+            let entry = entries[index]
+            context.current = index
+            let result: PhaseResult
+            switch phase {
+            case .rewrite: result = entry.plugin.rewrite(context)
+            case .access: result = entry.plugin.access(context)
+            default: result = entry.plugin.beforeProxy(context)
+            }
+            switch result {
+            case .next:
+                continue
+            case .respond(let status, let body, let errorLog):
+                if let errorLog { worker.logger.log(.error, errorLog) }
+                if status >= 400 { worker.logger.log(.warn, "\(entry.name) exits with http status code \(status)") }
+                if status >= 400, let replacement = entry.errorResponse {
+                    respond(status: status, contentType: "text/plain; charset=utf-8", body: replacement)
+                } else if let body {
+                    respond(status: status, contentType: "text/plain; charset=utf-8", body: body)
+                } else {
+                    respondError(status)
+                }
+                return false
+            case .callFunction(let target):
+                startFunctionCall(target, ext: ext)
+                return false
+            }
+        }
+        return true
+    }
+
+    /// header_filter: the response head (status and headers in `context`) is about to be written.
+    func runHeaderFilter() {
+        guard let route = context.route, route.chain.phases.contains(.headerFilter) else { return }
+        let entries = route.chain.entries
+        for index in entries.indices where entries[index].phases.contains(.headerFilter) && passesFilter(index, entries[index]) {
+            context.current = index
+            entries[index].plugin.headerFilter(context)
+        }
+    }
+
+    /// Whether a body filter may see this response's body.
+    var hasBodyFilter: Bool { context.route?.chain.phases.contains(.bodyFilter) ?? false }
+
+    /// body_filter: passes `chunk` through every body filter in order and hands `emit` what comes
+    /// out (the chunk itself when no filter replaced it).
+    func filterBody(_ chunk: UnsafeRawBufferPointer, last: Bool, emit: (UnsafeRawBufferPointer) -> Void) {
+        guard let route = context.route else { emit(chunk); return }
+        let entries = route.chain.entries
+        var current = chunk
+        var replacedAny = false
+        for index in entries.indices where entries[index].phases.contains(.bodyFilter) && passesFilter(index, entries[index]) {
+            context.current = index
+            context.replaced = false
+            entries[index].plugin.bodyFilter(context, current, last: last)
+            if context.replaced {
+                // The next filter reads this output while writing its own into the other buffer.
+                swap(&context.replacement, &context.previous)
+                current = context.previous.readable
+                replacedAny = true
+            }
+        }
+        emit(current)
+        if replacedAny { context.previous.clear() }
+    }
+
+    /// log: the request is over.
+    func runLogPhase() {
+        guard let route = context.route, route.chain.phases.contains(.log) else { return }
+        let entries = route.chain.entries
+        for index in entries.indices where entries[index].phases.contains(.log) && passesFilter(index, entries[index]) {
+            context.current = index
+            entries[index].plugin.log(context)
+        }
+    }
+
+    /// `_meta.filter`, evaluated at most once per request for the first 64 plugins of a chain.
+    private func passesFilter(_ index: Int, _ entry: PluginChain.Entry) -> Bool {
+        guard let filter = entry.filter else { return true }
+        guard index < 64 else { return filter.matches(context.vars) }
+        let bit: UInt64 = 1 << UInt64(index)
+        if context.filterChecked & bit == 0 {
+            context.filterChecked |= bit
+            if filter.matches(context.vars) { context.filterMatched |= bit }
+        }
+        return context.filterMatched & bit != 0
+    }
+}

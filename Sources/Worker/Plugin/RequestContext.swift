@@ -1,0 +1,161 @@
+package import Shared
+
+/// What plugins see of a request and may change, one per client connection and reused for each of
+/// its requests (`reset`), so a request through plugins allocates nothing more than one without.
+///
+/// Reads: the matched route, the client address and APISIX's variables (`variable(_:_:)`, `vars`).
+/// Changes: request headers, the upstream's URI, method and host (applied when the upstream head is
+/// written); the response status, headers and body (applied when the client's head is written).
+/// Per-request state: `state`, one word per plugin of the chain, zero at the start of a request.
+package final class RequestContext {
+    /// nil for a context a unit test builds: every variable is then unset.
+    unowned(unsafe) let connection: ClientConnection?
+    /// The route the request matched (nil before routing, and for a request no route matched).
+    package internal(set) var route: RuntimeConfig.RouteEntry?
+    /// The response status as the client will see it: the upstream's or the local answer's, then
+    /// whatever a header_filter set.
+    package internal(set) var status = 0
+    var requestHeaders = HeaderEdits()
+    var responseHeaders = HeaderEdits()
+    /// Upstream request line and host overrides, in `overrides`.
+    var upstreamURI: Range<Int>?
+    var upstreamMethod: Range<Int>?
+    var upstreamHost: Range<Int>?
+    private var overrides: ByteBuffer
+    /// A header_filter said the body will change: the response is re-framed (no Content-Length).
+    package private(set) var bodyChanged = false
+    /// Set by `replaceBodyChunk` during one body_filter call chain; the output of the chain.
+    var replacement: ByteBuffer
+    /// The previous filter's replacement while the next filter reads it (the two are swapped).
+    var previous: ByteBuffer
+    var replaced = false
+    /// Per-plugin words (`state`), indexed by chain position; `current` is the running plugin's.
+    private var slots: [UInt64] = []
+    var current = 0
+    /// Which `_meta.filter`s were evaluated for this request, and their results (bit per plugin,
+    /// the first 64: APISIX evaluates a filter once per request too).
+    var filterChecked: UInt64 = 0
+    var filterMatched: UInt64 = 0
+
+    package init(connection: ClientConnection?) {
+        self.connection = connection
+        overrides = ByteBuffer(capacity: 256, limit: 64 * 1024)
+        replacement = ByteBuffer(capacity: 1024, limit: 1024 * 1024)
+        previous = ByteBuffer(capacity: 1024, limit: 1024 * 1024)
+        slots.reserveCapacity(16)
+    }
+
+    deinit {
+        requestHeaders.deallocate()
+        responseHeaders.deallocate()
+        overrides.deallocate()
+        replacement.deallocate()
+        previous.deallocate()
+    }
+
+    /// A new request on the connection: everything back to its initial value.
+    func reset() {
+        route = nil
+        status = 0
+        requestHeaders.reset()
+        responseHeaders.reset()
+        upstreamURI = nil
+        upstreamMethod = nil
+        upstreamHost = nil
+        overrides.clear()
+        bodyChanged = false
+        replacement.clear()
+        previous.clear()
+        replaced = false
+        slots.removeAll(keepingCapacity: true)
+        current = 0
+        filterChecked = 0
+        filterMatched = 0
+    }
+
+    func begin(route: RuntimeConfig.RouteEntry) {
+        self.route = route
+        for _ in 0..<route.chain.entries.count { slots.append(0) }
+    }
+
+    // MARK: - Reading the request
+
+    /// The request's variables, for `Expr.matches` and templates.
+    package var vars: ConnectionVariables { ConnectionVariables(connection: connection) }
+
+    /// Calls `body` with a variable's bytes (nil when unset).
+    package func variable<R>(_ variable: RequestVariable, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        vars.withValue(of: variable, body)
+    }
+
+    /// The running plugin's word of per-request state.
+    package var state: UInt64 {
+        get { current < slots.count ? slots[current] : 0 }
+        set { if current < slots.count { slots[current] = newValue } }
+    }
+
+    // MARK: - Changing the request (rewrite, access, before_proxy)
+
+    package func setRequestHeader(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        if Bytes.equalsIgnoringCase(name, "host") { setUpstreamHost(value); return }
+        requestHeaders.record(.set, name: name, value: value)
+    }
+    package func addRequestHeader(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        requestHeaders.record(.add, name: name, value: value)
+    }
+    package func removeRequestHeader(_ name: UnsafeRawBufferPointer) {
+        requestHeaders.record(.remove, name: name, value: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+    /// The target sent upstream: path and query, replacing the client's.
+    package func setUpstreamURI(_ uri: UnsafeRawBufferPointer) { upstreamURI = store(uri) }
+    package func setUpstreamMethod(_ method: UnsafeRawBufferPointer) { upstreamMethod = store(method) }
+    /// The `Host` sent upstream, whatever the upstream's `pass_host`.
+    package func setUpstreamHost(_ host: UnsafeRawBufferPointer) { upstreamHost = store(host) }
+
+    private func store(_ bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        let start = overrides.writeIndex
+        overrides.append(bytes)
+        return overrides.overflowed ? nil : start..<overrides.writeIndex
+    }
+
+    func override(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: overrides.base + range.lowerBound, count: range.count)
+    }
+
+    // MARK: - Changing the response (header_filter, body_filter)
+
+    package func setStatus(_ status: Int) {
+        if (100...999).contains(status) { self.status = status }
+    }
+    package func setResponseHeader(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        responseHeaders.record(.set, name: name, value: value)
+    }
+    package func addResponseHeader(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        responseHeaders.record(.add, name: name, value: value)
+    }
+    package func removeResponseHeader(_ name: UnsafeRawBufferPointer) {
+        responseHeaders.record(.remove, name: name, value: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+    /// In header_filter: the body filters will change the body's length, so the response goes out
+    /// without Content-Length (chunked, or until close for HTTP/1.0), as APISIX's
+    /// `clear_header_as_body_modified`. Without it, `replaceBodyChunk` is ignored: a body of another
+    /// length than the one announced would corrupt the connection.
+    package func markBodyChanged() { bodyChanged = true }
+
+    /// In body_filter: what goes on instead of the chunk this filter was given (may be empty).
+    package func replaceBodyChunk(_ bytes: UnsafeRawBufferPointer) {
+        guard bodyChanged else { return }
+        replacement.clear()
+        replacement.append(bytes)
+        replaced = true
+    }
+}
+
+extension RequestContext {
+    package func setRequestHeader(_ name: StaticString, _ value: UnsafeRawBufferPointer) {
+        setRequestHeader(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value)
+    }
+    package func setResponseHeader(_ name: StaticString, _ value: UnsafeRawBufferPointer) {
+        setResponseHeader(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value)
+    }
+}
