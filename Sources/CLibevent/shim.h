@@ -33,6 +33,7 @@
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <openssl/rand.h>
 
 // Macros and variadics the Clang importer cannot see, as functions.
 static inline int sluice_wifexited(int status) { return WIFEXITED(status); }

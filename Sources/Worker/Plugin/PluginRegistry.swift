@@ -8,6 +8,7 @@ package enum PluginRegistry {
     package static var all: [any Plugin.Type] {
         let types: [any Plugin.Type] = [
             OpenFunctionPlugin.self,
+            RequestIDPlugin.self,
         ]
         precondition(Set(types.map { $0.name }).count == types.count, "duplicate plugin name")
         precondition(Set(types.map { $0.priority }).count == types.count, "duplicate plugin priority")
@@ -24,8 +25,9 @@ package enum PluginRegistry {
     /// pass `PluginRegistry.schema(named:)` as their `PluginSchemaLookup`.
     package static func schema(named name: String) -> Schema? { byName[name]?.schema }
 
-    /// Enabled plugin names, as `GET /apisix/admin/plugins/list` lists them.
-    package static var names: [String] { all.map { $0.name }.sorted() }
+    /// Enabled plugin names, as `GET /apisix/admin/plugins/list` lists them: by priority, highest
+    /// first (`admin/plugins.lua` `get_plugins_list`).
+    package static var names: [String] { all.sorted { $0.priority > $1.priority }.map { $0.name } }
 
     /// Builds a route's plugin chain (`PluginChain.build`).
     package static func chain(for plugins: [String: JSONValue]) -> (chain: PluginChain, errors: [String]) {

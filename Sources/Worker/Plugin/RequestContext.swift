@@ -118,6 +118,36 @@ package final class RequestContext {
         return overrides.overflowed ? nil : start..<overrides.writeIndex
     }
 
+    /// Keeps `count` bytes that `fill` writes for the rest of the request (an id a later phase
+    /// sends again); returns a handle for `kept(_:)`, or nil when the request's space is used up.
+    package func keep(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> UInt64? {
+        guard count > 0, count <= UInt32.max, overrides.reserve(count) else { return nil }
+        let start = overrides.writeIndex
+        fill(UnsafeMutableRawBufferPointer(start: overrides.base + start, count: count))
+        overrides.writeIndex += count
+        return UInt64(start) << 32 | UInt64(count)
+    }
+
+    /// Keeps a copy of `bytes` (see `keep(count:_:)`).
+    package func keep(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        keep(count: bytes.count) { $0.copyMemory(from: bytes) }
+    }
+
+    /// Bytes kept with `keep`.
+    package func kept(_ handle: UInt64) -> UnsafeRawBufferPointer {
+        override(Int(handle >> 32)..<(Int(handle >> 32) + Int(handle & 0xFFFF_FFFF)))
+    }
+
+    /// In header_filter: whether the response has a header `name` (lower-case): from the upstream,
+    /// or set or added by a plugin before.
+    package func hasResponseHeader(_ name: UnsafeRawBufferPointer) -> Bool {
+        var found = false
+        responseHeaders.forEachLine { n, _ in if !found && Bytes.equalsIgnoringCase(n, name) { found = true } }
+        if found { return true }
+        if responseHeaders.replaces(name) { return false }
+        return connection?.upstreamHasResponseHeader(name) ?? false
+    }
+
     func override(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: overrides.base + range.lowerBound, count: range.count)
     }

@@ -317,4 +317,14 @@ extension ClientConnection {
             || Bytes.equalsIgnoringCase(name, "trailer") || Bytes.equalsIgnoringCase(name, "server")
             || Bytes.equalsIgnoringCase(name, "date")
     }
+
+    /// Whether the upstream's response head (being relayed) has a non-empty header `name`.
+    func upstreamHasResponseHeader(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard let conn = upstreamConn, conn.parser.head.status > 0 else { return false }
+        let bytes = conn.input.readable
+        for field in conn.parser.head.headers where !field.valueRange.isEmpty && Bytes.equalsIgnoringCase(bytes.slice(field.nameRange), name) {
+            return true
+        }
+        return false
+    }
 }
