@@ -124,7 +124,7 @@ package final class ClientConnection {
         output = ByteBuffer(capacity: 2 * 1024, limit: 1024 * 1024)
         head = ByteBuffer(capacity: 1024, limit: 64 * 1024)
         forwardHead = ByteBuffer(capacity: 1024, limit: Self.forwardHeadLimit)
-        scratch = ByteBuffer(capacity: 64, limit: 256)
+        scratch = ByteBuffer(parkedCapacity: 64, limit: 256)
         let placeholder = UnsafeMutableRawPointer(bitPattern: 1)!
         readEvent = EventHandle(base: worker.base, callback: clientReadCallback, context: placeholder, timeouts: worker.timeouts)
         writeEvent = EventHandle(base: worker.base, callback: clientWriteCallback, context: placeholder, timeouts: worker.timeouts)

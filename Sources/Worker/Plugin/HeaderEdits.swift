@@ -18,8 +18,7 @@ struct HeaderEdits {
     private(set) var bytes: ByteBuffer
 
     init() {
-        bytes = ByteBuffer(capacity: 256, limit: 64 * 1024)
-        edits.reserveCapacity(8)
+        bytes = ByteBuffer(parkedCapacity: 256, limit: 64 * 1024)
     }
 
     var isEmpty: Bool { edits.isEmpty }

@@ -9,6 +9,7 @@ package enum PluginRegistry {
         let types: [any Plugin.Type] = [
             OpenFunctionPlugin.self,
             RequestIDPlugin.self,
+            ResponseRewritePlugin.self,
         ]
         precondition(Set(types.map { $0.name }).count == types.count, "duplicate plugin name")
         precondition(Set(types.map { $0.priority }).count == types.count, "duplicate plugin priority")

@@ -7,6 +7,9 @@ package import Shared
 /// Changes: request headers, the upstream's URI, method and host (applied when the upstream head is
 /// written); the response status, headers and body (applied when the client's head is written).
 /// Per-request state: `state`, one word per plugin of the chain, zero at the start of a request.
+///
+/// Its buffers start without storage and take it on first use, so only connections whose requests
+/// go through plugins pay for them; then they keep it (nothing is allocated per request).
 package final class RequestContext {
     /// nil for a context a unit test builds: every variable is then unset.
     unowned(unsafe) let connection: ClientConnection?
@@ -36,13 +39,23 @@ package final class RequestContext {
     /// the first 64: APISIX evaluates a filter once per request too).
     var filterChecked: UInt64 = 0
     var filterMatched: UInt64 = 0
+    /// Body a body filter holds until the response's end, and two buffers to transform it in
+    /// (grown only by routes that use them, shrunk back after the request).
+    var held: ByteBuffer
+    var work: (ByteBuffer, ByteBuffer)
+    /// A value rendered from a template before it is recorded.
+    var rendered: ByteBuffer
+    /// Largest body a filter may hold.
+    static let maxHeldBody = 64 * 1024 * 1024
 
     package init(connection: ClientConnection?) {
         self.connection = connection
-        overrides = ByteBuffer(capacity: 256, limit: 64 * 1024)
-        replacement = ByteBuffer(capacity: 1024, limit: 1024 * 1024)
-        previous = ByteBuffer(capacity: 1024, limit: 1024 * 1024)
-        slots.reserveCapacity(16)
+        overrides = ByteBuffer(parkedCapacity: 256, limit: 64 * 1024)
+        replacement = ByteBuffer(parkedCapacity: 1024, limit: Self.maxHeldBody)
+        previous = ByteBuffer(parkedCapacity: 1024, limit: Self.maxHeldBody)
+        held = ByteBuffer(parkedCapacity: 1024, limit: Self.maxHeldBody)
+        work = (ByteBuffer(parkedCapacity: 1024, limit: Self.maxHeldBody), ByteBuffer(parkedCapacity: 1024, limit: Self.maxHeldBody))
+        rendered = ByteBuffer(parkedCapacity: 256, limit: 64 * 1024)
     }
 
     deinit {
@@ -51,6 +64,10 @@ package final class RequestContext {
         overrides.deallocate()
         replacement.deallocate()
         previous.deallocate()
+        held.deallocate()
+        work.0.deallocate()
+        work.1.deallocate()
+        rendered.deallocate()
     }
 
     /// A new request on the connection: everything back to its initial value.
@@ -65,7 +82,15 @@ package final class RequestContext {
         overrides.clear()
         bodyChanged = false
         replacement.clear()
+        replacement.shrink()
         previous.clear()
+        previous.shrink()
+        held.clear()
+        held.shrink()
+        work.0.clear()
+        work.0.shrink()
+        work.1.clear()
+        work.1.shrink()
         replaced = false
         slots.removeAll(keepingCapacity: true)
         current = 0
@@ -116,6 +141,13 @@ package final class RequestContext {
         let start = overrides.writeIndex
         overrides.append(bytes)
         return overrides.overflowed ? nil : start..<overrides.writeIndex
+    }
+
+    /// Renders `template` with this request's variables into a buffer valid until the next render.
+    package func render(_ template: Template) -> UnsafeRawBufferPointer {
+        rendered.clear()
+        template.render(vars) { rendered.append($0) }
+        return rendered.readable
     }
 
     /// Keeps `count` bytes that `fill` writes for the rest of the request (an id a later phase
