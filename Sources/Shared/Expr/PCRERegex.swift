@@ -96,6 +96,25 @@ package final class PCRERegex: @unchecked Sendable {
         case failed(String)
     }
 
+    /// Matches `subject`; on a match calls `capture(n, range)` for group 0 (the whole match) and each
+    /// group that took part, and returns true.
+    package func match(_ subject: UnsafeRawBufferPointer, _ capture: (Int, Range<Int>) -> Void) -> Bool {
+        var none: UInt8 = 0
+        let base = subject.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        let rc = withUnsafePointer(to: &none) { empty in
+            pcre2_match_8(code, base ?? empty, subject.count, 0, 0, matchData, nil)
+        }
+        guard rc >= 0 else { return false }
+        let pairs = rc == 0 ? Int(pcre2_get_ovector_count_8(matchData)) : Int(rc)
+        let ovector = pcre2_get_ovector_pointer_8(matchData)!
+        for n in 0..<pairs {
+            let start = ovector[2 * n], end = ovector[2 * n + 1]
+            // PCRE2_UNSET (~0) marks a group that did not take part.
+            if start != ~0 && end >= start { capture(n, Int(start)..<Int(end)) }
+        }
+        return true
+    }
+
     package func matches(_ subject: String) -> Bool {
         var s = subject
         return s.withUTF8 { matches(UnsafeRawBufferPointer($0)) }

@@ -27,6 +27,8 @@ package enum RequestVariable: Equatable, Sendable {
     case http([UInt8])
     /// `$cookie_<name>`: the value of the cookie named so.
     case cookie([UInt8])
+    /// `$1`, `$2`...: a capture of the regex a plugin matched (proxy-rewrite's `regex_uri`).
+    case capture(Int)
     /// A name Sluice does not know: always unset (nginx answers an unknown variable with empty).
     case unknown(String)
 
@@ -47,7 +49,9 @@ package enum RequestVariable: Equatable, Sendable {
         case "service_id": self = .serviceID
         case "consumer_name": self = .consumerName
         default:
-            if let rest = Self.suffix(of: name, after: "arg_") {
+            if !name.isEmpty, name.utf8.allSatisfy({ ASCII.isDigit($0) }), let n = Int(name), n < 100 {
+                self = .capture(n)
+            } else if let rest = Self.suffix(of: name, after: "arg_") {
                 self = .arg(Array(rest.utf8))
             } else if let rest = Self.suffix(of: name, after: "http_") {
                 self = .http(rest.utf8.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: "-") : ASCII.lower($0) })

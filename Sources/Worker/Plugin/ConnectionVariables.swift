@@ -46,6 +46,8 @@ package struct ConnectionVariables: RequestVariables {
         case .routeID:
             guard let route = c.context.route else { return body(nil) }
             return route.idBytes.withUnsafeBytes { body($0) }
+        case .capture(let n):
+            return body(c.context.capture(n))
         case .serviceID, .consumerName, .unknown:
             return body(nil)
         case .arg(let name):

@@ -10,6 +10,7 @@ package enum PluginRegistry {
             OpenFunctionPlugin.self,
             RequestIDPlugin.self,
             ResponseRewritePlugin.self,
+            ProxyRewritePlugin.self,
         ]
         precondition(Set(types.map { $0.name }).count == types.count, "duplicate plugin name")
         precondition(Set(types.map { $0.priority }).count == types.count, "duplicate plugin priority")

@@ -45,6 +45,9 @@ package final class RequestContext {
     var work: (ByteBuffer, ByteBuffer)
     /// A value rendered from a template before it is recorded.
     var rendered: ByteBuffer
+    /// `$1`...: captures a plugin recorded (`setCaptures`), as ranges of `captureSubject` (kept).
+    var captureSubject: UInt64 = 0
+    var captures: [Range<Int>?] = []
     /// Largest body a filter may hold.
     static let maxHeldBody = 64 * 1024 * 1024
 
@@ -96,6 +99,8 @@ package final class RequestContext {
         current = 0
         filterChecked = 0
         filterMatched = 0
+        captureSubject = 0
+        captures.removeAll(keepingCapacity: true)
     }
 
     func begin(route: RuntimeConfig.RouteEntry) {
@@ -141,6 +146,23 @@ package final class RequestContext {
         let start = overrides.writeIndex
         overrides.append(bytes)
         return overrides.overflowed ? nil : start..<overrides.writeIndex
+    }
+
+    /// Records the captures of `regex` matching `subject` as `$0`...`$n` for later templates;
+    /// returns whether it matched.
+    package func setCaptures(_ regex: PCRERegex, _ subject: UnsafeRawBufferPointer) -> Bool {
+        captures.removeAll(keepingCapacity: true)
+        guard let kept = keep(subject) else { return false }
+        captureSubject = kept
+        return regex.match(self.kept(kept)) { n, range in
+            while captures.count <= n { captures.append(nil) }
+            captures[n] = range
+        }
+    }
+
+    func capture(_ n: Int) -> UnsafeRawBufferPointer? {
+        guard n < captures.count, let range = captures[n] else { return nil }
+        return UnsafeRawBufferPointer(rebasing: kept(captureSubject)[range])
     }
 
     /// Renders `template` with this request's variables into a buffer valid until the next render.

@@ -57,7 +57,10 @@ extension ClientConnection {
             forwardHead.append(bytes.slice(parser.head.pathRange.lowerBound..<parser.head.targetRange.upperBound))
         }
         forwardHead.append(" HTTP/1.1\r\nHost: ")
-        let passHost = context.upstreamHost == nil ? upstream.config.passHost : .rewrite
+        // A plugin's host (proxy-rewrite `host`) applies with `pass_host: pass`; the upstream's
+        // `node` and `rewrite` win, as in APISIX.
+        let pluginHost = upstream.config.passHost == .pass ? context.upstreamHost : nil
+        let passHost = pluginHost == nil ? upstream.config.passHost : .rewrite
         switch passHost {
         case .pass:
             if let hostRange = parser.head.hostRange {
@@ -69,7 +72,7 @@ extension ClientConnection {
             // Filled per peer in `startSending`; reserve nothing here.
             break
         case .rewrite:
-            if let host = context.upstreamHost {
+            if let host = pluginHost {
                 forwardHead.append(context.override(host))
             } else {
                 forwardHead.append(upstream.rewriteHost)
