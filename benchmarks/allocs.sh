@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Heap allocations per proxied request: Sluice (1 worker) under valgrind memcheck, two runs of
 # N1 and N2 sequential requests; the worker's "total heap usage: N allocs" differs by (N2-N1)
-# requests' worth, whatever start-up and shutdown cost. Three cases: keep-alive GET /proxy,
-# GET /proxy with a new client connection per request, keep-alive POST /proxy with a 1 KiB body.
+# requests' worth, whatever start-up and shutdown cost. Four cases: keep-alive GET /proxy,
+# GET /proxy with a new client connection per request, keep-alive POST /proxy with a 1 KiB body,
+# keep-alive GET /plugins (the same upstream through request-id, proxy-rewrite, response-rewrite).
 #
 #   benchmarks/allocs.sh [--n1 300] [--n2 1300] [--skip-build]
 #
@@ -51,15 +52,16 @@ allocs_for() {  # requests [seqclient flags] -> prints the worker's total allocs
     | awk '{gsub(",",""); print $1, $3, $5}' # allocs frees bytes
 }
 echo "sluice: $SLUICE"
-for mode in keepalive close post; do
+for mode in keepalive close post plugins; do
   flag=""; [ "$mode" = close ] && flag=--close
   [ "$mode" = post ] && flag="--post 1024"
+  [ "$mode" = plugins ] && flag="--path /plugins"
   read -r a1 f1 b1 < <(allocs_for "$N1" $flag)
   read -r a2 f2 b2 < <(allocs_for "$N2" $flag)
   echo "$mode: worker after $N1 requests: $a1 allocs, $f1 frees, $b1 bytes allocated"
   echo "$mode: worker after $N2 requests: $a2 allocs, $f2 frees, $b2 bytes allocated"
   python3 -c "
-n=$N2-$N1; what={'keepalive': 'GET /proxy, one keep-alive client connection', 'close': 'GET /proxy, a new client connection per request', 'post': 'POST /proxy 1 KiB body, one keep-alive client connection'}['$mode']
+n=$N2-$N1; what={'keepalive': 'GET /proxy, one keep-alive client connection', 'close': 'GET /proxy, a new client connection per request', 'post': 'POST /proxy 1 KiB body, one keep-alive client connection', 'plugins': 'GET /plugins (3 plugins), one keep-alive client connection'}['$mode']
 print(f'per request ({what}, pooled upstream): '
   f'{($a2-$a1)/n:.2f} allocs, {($f2-$f1)/n:.2f} frees, {($b2-$b1)/n:.0f} bytes')"
 done

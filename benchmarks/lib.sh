@@ -216,6 +216,22 @@ routes:
         authorization:
           service_token: "bench:bench"
         keepalive_pool: 320
+  # (c) the plain proxy through plugins on every phase they edit: request-id (rewrite +
+  # header_filter), proxy-rewrite (request headers), response-rewrite (response headers).
+  -
+    id: plugins
+    uri: /plugins
+    upstream_id: bench
+    plugins:
+      request-id: {}
+      proxy-rewrite:
+        headers:
+          set:
+            X-Bench: "1"
+      response-rewrite:
+        headers:
+          set:
+            X-Served-By: sluice
 upstreams:
   -
     id: bench

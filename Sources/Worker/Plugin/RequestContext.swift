@@ -48,6 +48,8 @@ package final class RequestContext {
     /// `$1`...: captures a plugin recorded (`setCaptures`), as ranges of `captureSubject` (kept).
     var captureSubject: UInt64 = 0
     var captures: [Range<Int>?] = []
+    /// A plugin chain ran for the current request: `reset` has work to do.
+    private var touched = false
     /// Largest body a filter may hold.
     static let maxHeldBody = 64 * 1024 * 1024
 
@@ -73,10 +75,13 @@ package final class RequestContext {
         rendered.deallocate()
     }
 
-    /// A new request on the connection: everything back to its initial value.
+    /// A new request on the connection: everything back to its initial value (only what a chain
+    /// could have touched: a request without plugins costs two stores).
     func reset() {
         route = nil
         status = 0
+        guard touched else { return }
+        touched = false
         requestHeaders.reset()
         responseHeaders.reset()
         upstreamURI = nil
@@ -105,6 +110,8 @@ package final class RequestContext {
 
     func begin(route: RuntimeConfig.RouteEntry) {
         self.route = route
+        guard !route.chain.entries.isEmpty else { return }
+        touched = true
         for _ in 0..<route.chain.entries.count { slots.append(0) }
     }
 
