@@ -28,11 +28,31 @@ struct ZoneLock {
         return pthread_mutex_init(mutex, &attributes)
     }
 
+    /// How long a waiter sleeps before it tries the lock again on its own.
+    ///
+    /// An owner killed between the store that releases the futex and its `FUTEX_WAKE` (or a
+    /// waiter killed after that wake chose it) leaves the others asleep on a free lock; the kernel
+    /// is meant to wake one for it (Linux 5.6, "futex: Prevent robust futex exit race"), and the
+    /// zone tests saw that wake not come. A bounded sleep turns that lost wakeup into a delay of
+    /// at most this long; an ordinary contended wait is far shorter and never reaches it.
+    static let retryNanoseconds = 20_000_000
+
     /// Takes the lock. When its last owner died holding it, runs `recover` (with the lock held)
     /// before marking the mutex consistent again.
     func lock(recover: () -> Void) {
-        var result = pthread_mutex_lock(mutex)
-        while result == EINTR { result = pthread_mutex_lock(mutex) }
+        var result = pthread_mutex_trylock(mutex)
+        while result == EBUSY || result == EINTR || result == ETIMEDOUT {
+            var deadline = timespec()
+            // pthread_mutex_clocklock is hidden behind _GNU_SOURCE; a wall-clock step only
+            // lengthens or shortens one retry.
+            clock_gettime(CLOCK_REALTIME, &deadline)
+            deadline.tv_nsec += ZoneLock.retryNanoseconds
+            if deadline.tv_nsec >= 1_000_000_000 {
+                deadline.tv_sec += 1
+                deadline.tv_nsec -= 1_000_000_000
+            }
+            result = pthread_mutex_timedlock(mutex, &deadline)
+        }
         if result == EOWNERDEAD {
             recover()
             pthread_mutex_consistent(mutex)
