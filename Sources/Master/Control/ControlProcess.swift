@@ -266,5 +266,6 @@ final class ControlProcess {
         }
         if let watcher, watcher.fileChanged() { loadStandalone(announce: false) }
         if let admin, !admin.isListening { admin.listen() }
+        context.zones.flushExpired()
     }
 }

@@ -193,6 +193,9 @@ extension SharedZone {
         }
     }
 
+    /// Seconds; a time to live this long or longer never expires.
+    static let longestTTL: Double = 100 * 365 * 86400
+
     /// Slots one lock hold of a zone walk covers.
     static let walkBatch = 1024
 
@@ -222,8 +225,9 @@ extension SharedZone {
     }
 
     func expiry(_ ttl: Double, _ now: Int64) -> Int64 {
-        // A negative time is taken as "never", as a zero one is.
-        guard ttl > 0, ttl.isFinite else { return 0 }
+        // A negative time is taken as "never", as a zero one is; so is one past any clock
+        // (a century), which would overflow the deadline.
+        guard ttl > 0, ttl < SharedZone.longestTTL else { return 0 }
         return now + max(1, Int64((ttl * 1000).rounded(.up)))
     }
 
@@ -269,7 +273,7 @@ extension SharedZone {
             return .failure(.notFound)
         }
         let slots = needed(key, value)
-        guard slots <= slotCount else {
+        guard slots <= slotCount, value.byteCount <= Int(UInt32.max) else {
             if let index = existing { remove(index) }
             return .failure(.noMemory)
         }

@@ -90,8 +90,9 @@ package final class SharedZone: @unchecked Sendable {
     /// Maps and formats a new zone of `size` bytes (at least 8192, nginx's minimum). Processes
     /// forked afterwards share it; this object unmaps this process's view when it goes away.
     package static func map(name: String, size: Int) throws(MapError) -> SharedZone {
-        guard size >= ZoneLayout.minimumSize else {
-            throw MapError(message: "invalid lua shared dict size \"\(size)\"")
+        // Slot indices are 32-bit: 500 GiB and more would not be addressable.
+        guard size >= ZoneLayout.minimumSize, ZoneLayout.geometry(size: size).slotCount < Int(UInt32.max) else {
+            throw MapError(message: "invalid lua shared dict size \"\(size)\" for shared zone \"\(name)\"")
         }
         guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
               base != MAP_FAILED else {

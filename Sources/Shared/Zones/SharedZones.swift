@@ -41,6 +41,14 @@ package final class SharedZones: @unchecked Sendable {
         return SharedZones(zones)
     }
 
+    /// Frees every zone's expired entries; returns how many. For the control process's timer:
+    /// workers only ever reclaim expired room on the way, when they need it, as nginx does; the
+    /// sweep makes free space (`apisix_shared_dict_free_space_bytes`) true between two writes.
+    @discardableResult
+    package func flushExpired(now: Int64 = SharedZone.monotonicMilliseconds()) -> Int {
+        byName.values.reduce(0) { $0 + $1.flushExpired(now: now) }
+    }
+
     /// Sets the error log each zone reports a full zone to; each process after fork.
     package func attach(logger: Logger) {
         for zone in byName.values { zone.logger = logger }

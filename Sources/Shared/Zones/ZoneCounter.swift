@@ -7,7 +7,10 @@ import Synchronization
 /// mapping and a worker looks the key up once and keeps the handle. Adds are single atomic
 /// instructions (`lock xadd`; a compare-and-swap loop for doubles): a process killed at any
 /// instant has either added or not, and never blocks another. Relaxed ordering: a counter orders
-/// nothing else, and a reader only needs each add to land exactly once.
+/// nothing else, and a reader only needs each add to land exactly once. Valid while this
+/// process keeps its ``SharedZone`` (the object unmaps the zone when it goes).
+// TODO(#19): prometheus' `expire` drops series nobody updated for a while; a counter that can be
+// retired needs a generation word the handle checks, so a stale handle cannot add to a reused slot.
 package struct ZoneCounter: @unchecked Sendable {
     package enum Kind: Sendable { case integer, double }
 

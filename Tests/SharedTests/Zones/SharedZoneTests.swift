@@ -82,6 +82,12 @@ import Testing
         #expect(zone.get("short", now: t0 + 600) == .integer(9))
         try zone.expire("forever", ttl: 1, now: t0)
         #expect(zone.get("forever", now: t0 + 1000) == nil)
+        // Times no clock reaches mean "never", not an overflow.
+        try zone.set("huge", .integer(1), ttl: 1e300, now: t0)
+        try zone.set("infinite", .integer(1), ttl: .infinity, now: t0)
+        try zone.set("nan", .integer(1), ttl: .nan, now: t0)
+        #expect(try zone.ttl("huge", now: t0) == 0 && zone.get("nan", now: .max) == .integer(1))
+        for key in ["huge", "infinite", "nan"] { try zone.delete(key) }
         #expect(throws: ZoneError.notFound) { try zone.incr("long", by: 1, now: t0 + 20_000) }
         #expect(try zone.incr("long", by: 1, initial: 100, initialTTL: 1, now: t0 + 20_000) == 101)
         #expect(zone.get("long", now: t0 + 20_999) == .integer(101))

@@ -58,6 +58,20 @@ import Testing
         #expect(second["resized"]?.get("new") == .integer(5))
     }
 
+    /// The control process's sweep frees expired entries of every zone, and only those.
+    @Test func flushExpiredSweepsEveryZone() throws {
+        let zones = try SharedZones.map(["a": 16 * SharedZonesTests.k, "b": 16 * SharedZonesTests.k])
+        let t0: Int64 = 5_000
+        try zones["a"]!.set("gone", .integer(1), ttl: 1, now: t0)
+        try zones["a"]!.set("stays", .integer(1), now: t0)
+        try zones["b"]!.set("gone", .integer(1), ttl: 2, now: t0)
+        let free = zones["b"]!.freeSpace
+        #expect(zones.flushExpired(now: t0 + 1500) == 1)
+        #expect(zones.flushExpired(now: t0 + 2000) == 1)
+        #expect(zones["a"]!.entryCount == 1 && zones["b"]!.entryCount == 0)
+        #expect(zones["b"]!.freeSpace == free + ZoneLayout.slotSize)
+    }
+
     /// A size that cannot be mapped fails the whole set, naming the zone; the current set is kept.
     @Test func failedMappingKeepsTheCurrentSet() throws {
         let current = try SharedZones.map(["a": 16 * SharedZonesTests.k])
@@ -65,12 +79,19 @@ import Testing
             try current.reconciled(with: ["a": 32 * SharedZonesTests.k, "huge": Int.max / 2])
         }
         #expect(current["a"]?.size == 16 * SharedZonesTests.k)
+        // More than the machine has: the kernel refuses the mapping (overcommit's heuristic
+        // refuses one larger than RAM and swap together).
+        let tooMuch = 400 << 30
         do {
-            _ = try SharedZones.map(["huge": Int.max / 2])
-            Issue.record("mapped \(Int.max / 2) bytes")
+            _ = try SharedZones.map(["huge": tooMuch])
+            Issue.record("mapped \(tooMuch) bytes")
         } catch {
-            #expect(error.message.hasPrefix("mmap(MAP_ANON|MAP_SHARED, \(Int.max / 2)) failed (12: Cannot allocate memory)"))
-            #expect(error.message.hasSuffix("for shared zone \"huge\""))
+            #expect(error.message == "mmap(MAP_ANON|MAP_SHARED, \(tooMuch)) failed (12: Cannot allocate memory) "
+                + "for shared zone \"huge\"")
+        }
+        // More than 32-bit slot numbers reach.
+        #expect(throws: SharedZone.MapError(message: "invalid lua shared dict size \"\(Int.max / 2)\" for shared zone \"x\"")) {
+            try SharedZones.map(["x": Int.max / 2])
         }
     }
 }
