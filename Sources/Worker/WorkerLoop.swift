@@ -52,6 +52,7 @@ package final class WorkerLoop {
         masterPid = getppid()
         let errorLogPath = context.config.errorLog.hasPrefix("/") ? context.config.errorLog : context.prefix + "/" + context.config.errorLog
         logger = Logger(path: errorLogPath, level: context.config.errorLogLevel)
+        context.zones.attach(logger: logger)
         // libevent prints its warnings to stderr: make stderr the error log, as nginx does, before
         // the event base exists so its start-up errors land there too.
         if ownsStderr && logger.fd > 2 { dup2(logger.fd, 2) }

@@ -13,10 +13,12 @@ package struct WorkerContext {
     /// This slot's listening sockets (already bound and listening, non-blocking), one per
     /// `node_listen` address.
     package var listeners: [(fd: Int32, address: GatewayConfig.ListenAddress)]
+    /// The node's shared zones, mapped by the master before this fork.
+    package var zones: SharedZones
 
     package init(slot: Int, prefix: String, config: GatewayConfig,
-                 listeners: [(fd: Int32, address: GatewayConfig.ListenAddress)]) {
-        self.slot = slot; self.prefix = prefix; self.config = config; self.listeners = listeners
+                 listeners: [(fd: Int32, address: GatewayConfig.ListenAddress)], zones: SharedZones = SharedZones()) {
+        self.slot = slot; self.prefix = prefix; self.config = config; self.listeners = listeners; self.zones = zones
     }
 }
 

@@ -15,6 +15,8 @@ struct ControlContext {
     /// The master waits for a first SIGUSR2 before it starts workers: send one even when the
     /// snapshot is unchanged. A respawned control process leaves running workers alone instead.
     var announceAtStart: Bool
+    /// The node's shared zones, mapped by the master before this fork.
+    var zones: SharedZones
 }
 
 /// The control process: the config store's only writer (APISIX's privileged agent, nginx's cache
@@ -50,6 +52,7 @@ final class ControlProcess {
     static func run(_ context: ControlContext) -> Never {
         let config = context.config
         let logger = Logger(path: config.resolved(config.errorLog, prefix: context.prefix), level: config.errorLogLevel)
+        context.zones.attach(logger: logger)
         // stderr is still the master's (its terminal, or whatever started it): make it the error
         // log, as the worker does, so libevent's messages and a Swift runtime error land there.
         ControlProcess.redirectStderr(to: logger)
@@ -263,5 +266,6 @@ final class ControlProcess {
         }
         if let watcher, watcher.fileChanged() { loadStandalone(announce: false) }
         if let admin, !admin.isListening { admin.listen() }
+        context.zones.flushExpired()
     }
 }

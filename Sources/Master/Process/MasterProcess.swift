@@ -72,6 +72,8 @@ final class MasterProcess {
     private var logger: Logger
     private let lock: PrefixLock
     private let listeners: Listeners
+    /// The shared zones every child inherits (ZoneMapping.swift).
+    private var zones: SharedZones
     private let pid = getpid()
     private let clock = ContinuousClock()
     /// Grows by one with each reload that replaced the workers.
@@ -85,13 +87,14 @@ final class MasterProcess {
     private var reloadAfterStart = false
 
     private init(prefix: String, configPath: String, config: GatewayConfig, logger: Logger,
-                 lock: PrefixLock, listeners: Listeners) {
+                 lock: PrefixLock, listeners: Listeners, zones: SharedZones) {
         self.prefix = prefix
         self.configPath = configPath
         self.config = config
         self.logger = logger
         self.lock = lock
         self.listeners = listeners
+        self.zones = zones
         let now = clock.now
         self.phase = .starting(deadline: now + MasterProcess.firstSnapshotWait)
         self.control = ControlSlot(startedAt: now)
@@ -160,8 +163,11 @@ final class MasterProcess {
             exit(1)
         }
 
+        // No local for the zones: this frame lives as long as the master, and would keep a zone
+        // that a reload drops mapped.
         let master = MasterProcess(prefix: prefix, configPath: configPath, config: config,
-                                   logger: logger, lock: lock, listeners: listeners)
+                                   logger: logger, lock: lock, listeners: listeners,
+                                   zones: ZoneMapping.start(config, logger: logger))
         master.cycle()
     }
 
@@ -310,7 +316,8 @@ final class MasterProcess {
 
     private func spawnWorker(_ index: Int) {
         let context = WorkerContext(slot: index, prefix: prefix, config: config,
-                                    listeners: listeners.descriptors(slot: index, addresses: config.nodeListen))
+                                    listeners: listeners.descriptors(slot: index, addresses: config.nodeListen),
+                                    zones: zones)
         let keep = context.listeners.map(\.fd)
         let result = Spawner.spawn(masterPid: pid, keep: keep, name: "sluice: worker",
                                    title: "sluice: worker process") {
@@ -333,7 +340,8 @@ final class MasterProcess {
     private func spawnControl() {
         var announce = false
         if case .starting = phase { announce = true }
-        let context = ControlContext(prefix: prefix, config: config, masterPid: pid, announceAtStart: announce)
+        let context = ControlContext(prefix: prefix, config: config, masterPid: pid, announceAtStart: announce,
+                                     zones: zones)
         let result = Spawner.spawn(masterPid: pid, keep: [], name: "sluice: control",
                                    title: "sluice: control process") {
             ControlProcess.run(context)
@@ -497,6 +505,11 @@ final class MasterProcess {
             logger.error("reloading \"\(configPath)\" failed, the running configuration is kept")
             return
         }
+        guard let nextZones = ZoneMapping.reload(zones, to: next, logger: logger) else {
+            logger.error("reloading \"\(configPath)\" failed, the running configuration is kept")
+            return
+        }
+        zones = nextZones
         reopenLogger(for: next)
         config = next
         generation += 1

@@ -38,6 +38,8 @@ private struct ConfigYAMLLoader {
     var role = "traditional"
     var traditionalProvider: GatewayConfig.ConfigProvider?
     var dataPlaneProvider: GatewayConfig.ConfigProvider?
+    /// `custom_lua_shared_dict` names seen so far.
+    var customDicts: Set<String> = []
 
     init(path: String) { self.path = path }
 
@@ -68,7 +70,7 @@ private struct ConfigYAMLLoader {
         "nginx_config.stream_configuration_snippet", "nginx_config.env", "nginx_config.lua_shared_dict",
         "nginx_config.http.access_log_format", "nginx_config.http.access_log_format_escape",
         "nginx_config.http.access_log_buffer", "nginx_config.http.real_ip_header", "nginx_config.http.real_ip_recursive",
-        "nginx_config.http.real_ip_from", "nginx_config.http.custom_lua_shared_dict", "nginx_config.http.lua_shared_dict",
+        "nginx_config.http.real_ip_from",
         "nginx_config.http.proxy_ssl_server_name", "nginx_config.http.charset", "nginx_config.http.variables_hash_max_size",
         "nginx_config.http.underscores_in_headers", "nginx_config.http.enable_http2", "nginx_config.http.proxy_buffering",
         "nginx_config.http.lua_socket_log_errors",
@@ -128,6 +130,8 @@ private struct ConfigYAMLLoader {
                 throw invalid(node, keyPath, "a size such as 0, 1024, 8k or 1m")
             }
             config.clientMaxBodySize = size
+        case "nginx_config.http.lua_shared_dict": try sharedDicts(node, keyPath, custom: false)
+        case "nginx_config.http.custom_lua_shared_dict": try sharedDicts(node, keyPath, custom: true)
         case "nginx_config.http.upstream.keepalive": config.upstreamKeepalive = try positive(node, keyPath)
         case "nginx_config.http.upstream.keepalive_requests": config.upstreamKeepaliveRequests = try positive(node, keyPath)
         case "nginx_config.http.upstream.keepalive_timeout": config.upstreamKeepaliveTimeout = try time(node, keyPath)
@@ -208,6 +212,39 @@ private struct ConfigYAMLLoader {
             return false
         }
         return true
+    }
+
+    /// `lua_shared_dict` (each entry replaces APISIX's size of that name) and
+    /// `custom_lua_shared_dict` (new names only: nginx refuses a second `lua_shared_dict` of one
+    /// name). Sizes as nginx parses them, more than 8191 bytes; the error starts with nginx's
+    /// message for the directive. An entry without a value keeps its default.
+    mutating func sharedDicts(_ node: Node, _ keyPath: String, custom: Bool) throws(ConfigError) {
+        if node.null != nil { return }
+        guard case .mapping(let entries) = node else { throw invalid(node, keyPath, "a mapping of zone names to sizes such as 10m") }
+        for (nameNode, sizeNode) in entries {
+            let name = nameNode.scalar?.string ?? ""
+            guard !name.isEmpty, nameNode.scalar != nil else {
+                throw ConfigError("invalid lua shared dict name \(YAMLSupport.display(nameNode)) for \(keyPath) in \(path)")
+            }
+            if sizeNode.null != nil { continue }
+            guard let text = sizeNode.scalar?.string, let size = YAMLSupport.bytes(text),
+                  size >= Int64(ZoneLayout.minimumSize), size <= Int64(Int.max) else {
+                throw ConfigError("invalid lua shared dict size \(YAMLSupport.display(sizeNode)) "
+                    + "for \(keyPath).\(name) in \(path): expected a size above 8191 bytes such as 50k, 10m or 1g")
+            }
+            if custom, GatewayConfig.apisixSharedDicts[name] != nil || customDicts.contains(name) {
+                throw ConfigError("lua_shared_dict \"\(name)\" is already defined as \"\(name)\" "
+                    + "(\(keyPath).\(name) in \(path))")
+            }
+            if !custom && GatewayConfig.apisixSharedDicts[name] == nil {
+                // APISIX's template names each dict it knows; any other one is never declared.
+                warnings.append("unknown key \(keyPath).\(name) in \(path), ignored "
+                    + "(zones of your own go in nginx_config.http.custom_lua_shared_dict)")
+                continue
+            }
+            if custom { customDicts.insert(name) }
+            config.sharedDicts[name] = Int(size)
+        }
     }
 
     /// The docs' well-known key is public knowledge: it may only guard a loopback listener

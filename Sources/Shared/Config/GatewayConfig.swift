@@ -50,8 +50,31 @@ package struct GatewayConfig: Sendable, Equatable {
     package var admin = AdminSettings()
     /// `deployment.etcd`: the cluster of the `etcd` provider.
     package var etcd = EtcdSettings()
+    /// `nginx_config.http.lua_shared_dict` merged over APISIX's defaults, plus
+    /// `nginx_config.http.custom_lua_shared_dict`: shared zone name → bytes. The master maps one
+    /// zone per entry. Default: ``apisixSharedDicts``.
+    package var sharedDicts: [String: Int] = GatewayConfig.apisixSharedDicts
 
     package init() {}
+
+    /// APISIX's `nginx_config.http.lua_shared_dict` (`apisix/cli/config.lua`), in bytes: a
+    /// config.yaml that names a few keeps the rest.
+    package static let apisixSharedDicts: [String: Int] = {
+        let m = 1024 * 1024
+        return [
+            "internal-status": 10 * m, "plugin-limit-req": 10 * m, "plugin-limit-count": 10 * m,
+            "prometheus-metrics": 128 * m, "plugin-limit-conn": 10 * m, "worker-events": 10 * m,
+            "lrucache-lock": 10 * m, "balancer-ewma": 10 * m, "balancer-ewma-locks": 10 * m,
+            "balancer-ewma-last-touched-at": 10 * m, "plugin-limit-req-redis-cluster-slot-lock": 1 * m,
+            "plugin-limit-count-lock": 1 * m, "plugin-limit-count-redis-cluster-slot-lock": 1 * m,
+            "plugin-limit-conn-redis-cluster-slot-lock": 1 * m, "plugin-graphql-limit-count": 10 * m,
+            "plugin-graphql-limit-count-reset-header": 10 * m, "plugin-ai-rate-limiting": 10 * m,
+            "plugin-ai-rate-limiting-reset-header": 10 * m, "tracing_buffer": 32 * m, "plugin-api-breaker": 10 * m,
+            "etcd-cluster-health-check": 10 * m, "discovery": 1 * m, "jwks": 1 * m, "introspection": 10 * m,
+            "access-tokens": 1 * m, "ext-plugin": 1 * m, "tars": 1 * m, "cas-auth": 10 * m,
+            "ocsp-stapling": 10 * m, "mcp-session": 10 * m,
+        ]
+    }()
 
     /// The worker count `auto` resolves to.
     package var resolvedWorkerProcesses: Int {
