@@ -5,7 +5,7 @@
 # GET /proxy with a new client connection per request, keep-alive POST /proxy with a 1 KiB body,
 # keep-alive GET /plugins (the same upstream through request-id, proxy-rewrite, response-rewrite).
 #
-#   benchmarks/allocs.sh [--n1 300] [--n2 1300] [--skip-build]
+#   benchmarks/allocs.sh [--n1 300] [--n2 1300] [--skip-build] [--modes "keepalive close post plugins"]
 #
 # valgrind 3.19 gives up on the DWARF 5 debug info of the Swift binary ("Possibly corrupted
 # debuginfo file"), even with -Xswiftc -gnone (the C and runtime objects still carry some), so
@@ -13,12 +13,13 @@
 # (installed when missing).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-N1=300 N2=1300 SKIP_BUILD=0
+N1=300 N2=1300 SKIP_BUILD=0 MODES="keepalive close post plugins"
 while [ $# -gt 0 ]; do
   case "$1" in
     --n1) N1="$2"; shift ;;
     --n2) N2="$2"; shift ;;
     --skip-build) SKIP_BUILD=1 ;;
+    --modes) MODES="$2"; shift ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
@@ -52,7 +53,7 @@ allocs_for() {  # requests [seqclient flags] -> prints the worker's total allocs
     | awk '{gsub(",",""); print $1, $3, $5}' # allocs frees bytes
 }
 echo "sluice: $SLUICE"
-for mode in keepalive close post plugins; do
+for mode in $MODES; do
   flag=""; [ "$mode" = close ] && flag=--close
   [ "$mode" = post ] && flag="--post 1024"
   [ "$mode" = plugins ] && flag="--path /plugins"
