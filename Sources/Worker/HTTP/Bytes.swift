@@ -24,6 +24,16 @@ package enum Bytes {
     /// Whether `name` contains `_` and reads as `Content-Length` or `Transfer-Encoding` once every
     /// `_` is read as `-`: CGI and WSGI upstreams (`CONTENT_LENGTH`, `HTTP_TRANSFER_ENCODING`)
     /// merge such a field into the real one, so forwarding it would let a client reframe the body.
+    /// Framing and hop-by-hop names (RFC 9110 §7.6.1, §6.4): the gateway writes these itself, a
+    /// plugin's edit of one is not sent.
+    package static func isFramingOrHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {
+        equalsIgnoringCase(name, "content-length") || equalsIgnoringCase(name, "transfer-encoding")
+            || equalsIgnoringCase(name, "connection") || equalsIgnoringCase(name, "keep-alive")
+            || equalsIgnoringCase(name, "upgrade") || equalsIgnoringCase(name, "te")
+            || equalsIgnoringCase(name, "trailer") || equalsIgnoringCase(name, "proxy-connection")
+            || isFramingNameWithUnderscore(name)
+    }
+
     package static func isFramingNameWithUnderscore(_ name: UnsafeRawBufferPointer) -> Bool {
         guard name.count == 14 || name.count == 17 else { return false }
         var sawUnderscore = false

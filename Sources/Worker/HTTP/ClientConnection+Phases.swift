@@ -43,11 +43,17 @@ extension ClientConnection {
 
     /// header_filter: the response head (status and headers in `context`) is about to be written.
     func runHeaderFilter() {
-        guard let route = context.route, route.chain.phases.contains(.headerFilter) else { return }
+        forEachHandler(of: .headerFilter) { $0.headerFilter(context) }
+    }
+
+    /// Calls `body` with each plugin that has `phase` and whose filter passes, in chain order.
+    @inline(__always)
+    private func forEachHandler(of phase: PluginPhases, _ body: (any Plugin) -> Void) {
+        guard let route = context.route, route.chain.phases.contains(phase) else { return }
         let entries = route.chain.entries
-        for index in entries.indices where entries[index].phases.contains(.headerFilter) && passesFilter(index, entries[index]) {
+        for index in entries.indices where entries[index].phases.contains(phase) && passesFilter(index, entries[index]) {
             context.current = index
-            entries[index].plugin.headerFilter(context)
+            body(entries[index].plugin)
         }
     }
 
@@ -78,12 +84,7 @@ extension ClientConnection {
 
     /// log: the request is over.
     func runLogPhase() {
-        guard let route = context.route, route.chain.phases.contains(.log) else { return }
-        let entries = route.chain.entries
-        for index in entries.indices where entries[index].phases.contains(.log) && passesFilter(index, entries[index]) {
-            context.current = index
-            entries[index].plugin.log(context)
-        }
+        forEachHandler(of: .log) { $0.log(context) }
     }
 
     /// `_meta.filter`, evaluated at most once per request for the first 64 plugins of a chain.

@@ -152,12 +152,9 @@ extension ClientConnection {
     }
 
     static func isGatewayOwned(_ name: UnsafeRawBufferPointer) -> Bool {
-        Bytes.equalsIgnoringCase(name, "host") || Bytes.equalsIgnoringCase(name, "content-length")
-            || Bytes.equalsIgnoringCase(name, "transfer-encoding") || Bytes.equalsIgnoringCase(name, "connection")
-            || Bytes.equalsIgnoringCase(name, "keep-alive") || Bytes.equalsIgnoringCase(name, "upgrade")
-            || Bytes.equalsIgnoringCase(name, "te") || Bytes.equalsIgnoringCase(name, "trailer")
+        Bytes.isFramingOrHopByHop(name) || Bytes.equalsIgnoringCase(name, "host")
             || Bytes.equalsIgnoringCase(name, "x-real-ip") || Bytes.equalsIgnoringCase(name, "x-forwarded-for")
             || Bytes.equalsIgnoringCase(name, "x-forwarded-proto") || Bytes.equalsIgnoringCase(name, "x-forwarded-host")
-            || Bytes.equalsIgnoringCase(name, "x-forwarded-port") || Bytes.isFramingNameWithUnderscore(name)
+            || Bytes.equalsIgnoringCase(name, "x-forwarded-port")
     }
 }

@@ -299,7 +299,8 @@ extension ClientConnection {
         bodyBytesSent += Int64(data.count)
     }
 
-    /// The response headers plugins added or set; framing and hop-by-hop names stay the gateway's.
+    /// The response headers plugins added or set; framing, hop-by-hop, `Server` and `Date` stay the
+    /// gateway's.
     func appendResponseEdits(_ edits: HeaderEdits) {
         edits.forEachLine { name, value in
             if Self.isResponseFraming(name) { return }
@@ -311,11 +312,7 @@ extension ClientConnection {
     }
 
     static func isResponseFraming(_ name: UnsafeRawBufferPointer) -> Bool {
-        Bytes.equalsIgnoringCase(name, "content-length") || Bytes.equalsIgnoringCase(name, "transfer-encoding")
-            || Bytes.equalsIgnoringCase(name, "connection") || Bytes.equalsIgnoringCase(name, "keep-alive")
-            || Bytes.equalsIgnoringCase(name, "upgrade") || Bytes.equalsIgnoringCase(name, "te")
-            || Bytes.equalsIgnoringCase(name, "trailer") || Bytes.equalsIgnoringCase(name, "server")
-            || Bytes.equalsIgnoringCase(name, "date")
+        Bytes.isFramingOrHopByHop(name) || Bytes.equalsIgnoringCase(name, "server") || Bytes.equalsIgnoringCase(name, "date")
     }
 
     /// Whether the upstream's response head (being relayed) has a non-empty header `name`.
