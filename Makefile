@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # uses (measured: 15 MiB RSS per worker at 200 connections instead of 17-18 MiB).
 RELEASE = -c release --static-swift-stdlib
 
-.PHONY: deps test-deps build build-debug run run-etcd test bench lifecycle clean
+.PHONY: deps test-deps build build-debug run run-etcd test bench bench-peers lifecycle clean
 
 # Installs the Debian packages the build needs, only when missing.
 deps:
@@ -77,6 +77,11 @@ test: build-debug test-deps
 # smoke run. Never part of `make test`.
 bench: deps
 	bash benchmarks/run.sh $(ARGS)
+
+# The pinned peer layout: each proxy (Sluice, nginx, HAProxy, h2o) alone on CPU 0, wrk and the
+# origin on CPU 1; GET, POST 1 KiB and the openfunction route; CPU per request and syscalls.
+bench-peers: deps
+	bash benchmarks/peers.sh --syscalls $(ARGS)
 
 # Reloads, Admin API route changes and worker kills under constant load, failures attributed
 # per phase; `make lifecycle ARGS=--short` for the few-seconds variant.

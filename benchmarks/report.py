@@ -4,6 +4,8 @@
   report.py parse-wrk SERVER WORKERS METHOD CONNS ROUND PATH [CPU_TICKS] < wrk-output
                                                                    -> one TSV line
   report.py table < raw.tsv                                        -> the table
+  report.py peers RAW.tsv                                          -> peers.sh's table
+  report.py syscalls SERVER SCENARIO REQUESTS < strace-c-output    -> syscalls per request
 
 TSV columns: server workers method conns round path rps p50_ms p99_ms errors non2xx
              requests cpu_us_per_req
@@ -146,9 +148,66 @@ def table(lines):
     print("\n".join(out))
 
 
+def peers(path):
+    """Median over rounds per (scenario, proxy): req/s, p99, CPU us/request, ratios to Sluice."""
+    rows = {}
+    for line in open(path):
+        f = line.rstrip("\n").split("\t")
+        if len(f) < 13:
+            continue
+        key = (f[2] + " " + f[5], f[0])
+        rows.setdefault(key, []).append((float(f[6]), float(f[8]), float(f[12]), int(f[9]) + int(f[10])))
+    scenarios = []
+    for (scenario, _) in rows:
+        if scenario not in scenarios:
+            scenarios.append(scenario)
+    order = ["sluice", "nginx", "haproxy", "h2o"]
+    out = ["| scenario | proxy | req/s | p99 ms | CPU us/req | req/s vs sluice | CPU vs sluice | errors |",
+           "|---|---|---|---|---|---|---|---|"]
+    for scenario in scenarios:
+        base = rows.get((scenario, "sluice"))
+        base_rps = statistics.median(r[0] for r in base) if base else float("nan")
+        base_cpu = statistics.median(r[2] for r in base) if base else float("nan")
+        for proxy in order:
+            rs = rows.get((scenario, proxy))
+            if not rs:
+                continue
+            rps = statistics.median(r[0] for r in rs)
+            p99 = statistics.median(r[1] for r in rs)
+            cpu = statistics.median(r[2] for r in rs)
+            errs = sum(r[3] for r in rs)
+            out.append(f"| {scenario} | {proxy} | {rps:,.0f} | {p99:.2f} | {cpu:.1f} | "
+                       f"{rps / base_rps:.2f} | {cpu / base_cpu:.2f} | {errs} |")
+    print("\n".join(out))
+    print("(medians over rounds; CPU: utime+stime of all the proxy's processes per completed request)")
+
+
+def syscalls(server, scenario, requests, text):
+    """strace -c output -> calls per request by syscall, largest first."""
+    n = int(requests) if requests and requests.isdigit() else 0
+    counts = {}
+    for line in text.splitlines():
+        f = line.split()
+        # % time, seconds, usecs/call, calls, [errors], syscall
+        if len(f) >= 5 and f[0].replace(".", "").isdigit() and f[-1] != "total":
+            calls = int(f[3])
+            errors = int(f[4]) if len(f) == 6 else 0
+            counts[f[-1]] = (calls, errors)
+    parts = []
+    for name, (calls, errors) in sorted(counts.items(), key=lambda kv: -kv[1][0]):
+        if n:
+            parts.append(f"{name} {calls / n:.2f}" + (f" ({errors / n:.2f} failed)" if errors else ""))
+    total = sum(c for c, _ in counts.values())
+    print(f"{server} {scenario}: {n} requests, {total / n if n else float('nan'):.2f} syscalls/request: " + ", ".join(parts))
+
+
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "parse-wrk" and len(sys.argv) in (8, 9):
         parse_wrk(sys.argv[2:], sys.stdin.read())
+    elif len(sys.argv) == 3 and sys.argv[1] == "peers":
+        peers(sys.argv[2])
+    elif len(sys.argv) == 5 and sys.argv[1] == "syscalls":
+        syscalls(sys.argv[2], sys.argv[3], sys.argv[4], sys.stdin.read())
     elif len(sys.argv) == 2 and sys.argv[1] == "table":
         table(sys.stdin.readlines())
     else:

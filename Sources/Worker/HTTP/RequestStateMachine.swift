@@ -224,7 +224,8 @@ struct RequestStateMachine: Equatable {
     /// The output is flushed after a complete response. `pipelined`: bytes of a next request are
     /// in the input. `clientMaySend`: the client may still be sending (a body not read, bytes in
     /// the input or the socket), so closing at once would reset the connection.
-    mutating func responseFlushed(pipelined: Bool, clientMaySend: Bool) -> Action {
+    /// `clientMaySend` is asked only when the connection closes (it may cost a syscall).
+    mutating func responseFlushed(pipelined: Bool, clientMaySend: @autoclosure () -> Bool) -> Action {
         guard responseComplete else { return .none }
         responseComplete = false
         responseStarted = false
@@ -238,7 +239,7 @@ struct RequestStateMachine: Equatable {
             return .shutdownAndClose
         }
         if closeAfterResponse || !keepAlive {
-            if clientMaySend || !bodyDone {
+            if !bodyDone || clientMaySend() {
                 state = .lingering
                 return .linger
             }

@@ -23,6 +23,26 @@ import Testing
         #expect(m.state == .idle && !m.responseStarted)
     }
 
+    /// Whether the client may still send (a FIONREAD) is asked only when the connection closes,
+    /// never for a keep-alive response: no syscall per request for it.
+    @Test func clientMaySendIsAskedOnlyWhenClosing() {
+        var asked = 0
+        func probe() -> Bool { asked += 1; return false }
+        var m = M()
+        _ = m.bytesArrived()
+        m.headParsed(keepAlive: true, hasBody: false, quitting: false, moreInput: false)
+        m.startProxying()
+        m.responseCompleted()
+        #expect(m.responseFlushed(pipelined: false, clientMaySend: probe()) == .awaitNext)
+        #expect(asked == 0)
+        _ = m.bytesArrived()
+        m.headParsed(keepAlive: false, hasBody: false, quitting: false, moreInput: false)
+        m.startProxying()
+        m.responseCompleted()
+        #expect(m.responseFlushed(pipelined: false, clientMaySend: probe()) == .shutdownAndClose)
+        #expect(asked == 1)
+    }
+
     /// Pipelining: the next request already in the input is parsed as soon as the first response
     /// is flushed, never before.
     @Test func pipelinedRequests() {
