@@ -13,6 +13,15 @@ extension ClientConnection {
             if input.freeSpace == 0 && input.capacity >= input.limit {
                 prepareHeadFailure()
                 respondError(431, close: true)
+                return
+            }
+            // A persistent event's timeout restarts each time it fires: re-arm it with what is left
+            // of the head's time (a byte every few seconds must not keep the connection forever).
+            let left = headDeadlineMs - monotonicMilliseconds()
+            if left <= 0 {
+                perform(machine.clientTimedOut())
+            } else {
+                readEvent.add(timeout: Double(left) / 1000)
             }
         case .failure(let error):
             worker.logger.log(.info, "\(error.reason), client: \(peer.hostText)")

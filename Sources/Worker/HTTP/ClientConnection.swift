@@ -79,6 +79,9 @@ package final class ClientConnection {
     var upstreamSendStopped = false
     /// When a lingering close gives up (monotonic ms).
     var lingerDeadlineMs: Int64 = 0
+    /// When the head being read must be complete (monotonic ms): nginx's `client_header_timeout`
+    /// bounds the whole head from its first byte, not the gap between two reads.
+    var headDeadlineMs: Int64 = 0
     // response
     var responseFraming: HTTPBodyFraming = .none
     var responseRemaining: Int64 = 0
@@ -234,7 +237,9 @@ package final class ClientConnection {
         case .none:
             break
         case .startHead:
-            readEvent.add(timeout: worker.config.clientHeaderTimeout)
+            let timeout = worker.config.clientHeaderTimeout
+            headDeadlineMs = monotonicMilliseconds() + Int64(timeout * 1000)
+            readEvent.add(timeout: timeout)
             parseHead()
         case .parseHead:
             parseHead()
