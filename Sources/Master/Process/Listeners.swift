@@ -29,6 +29,12 @@ final class Listeners {
     /// opened by this call are closed again and the message names the failing call.
     func ensure(slots: Int, addresses: [GatewayConfig.ListenAddress]) -> String? {
         var opened: [Key] = []
+        // An address none of our sockets holds yet must be free: SO_REUSEPORT would otherwise let
+        // us join another process's group (a second Sluice on the same port took two thirds of its
+        // traffic). A bind without SO_REUSEPORT fails if anyone listens there, as nginx's bind does.
+        for address in addresses where !sockets.keys.contains(where: { $0.address == address }) {
+            if let failure = Listeners.probe(address) { return failure }
+        }
         for slot in 0..<slots {
             for address in addresses {
                 let key = Key(slot: slot, address: address)
@@ -74,13 +80,26 @@ final class Listeners {
 
     struct OpenFailure: Error { var message: String }
 
+    /// nil when nobody listens on `address` (a bind without SO_REUSEPORT succeeds), else nginx's
+    /// `bind() to <address> failed (98: Address already in use)`.
+    static func probe(_ address: GatewayConfig.ListenAddress) -> String? {
+        switch open(address, reusePort: false) {
+        case .success(let fd):
+            Glibc.close(fd)
+            return nil
+        case .failure(let failure):
+            return failure.message
+        }
+    }
+
     /// `ip:port`, IPv6 in brackets, as nginx prints listen addresses.
     static func text(_ address: GatewayConfig.ListenAddress) -> String {
         address.ip.contains(":") ? "[\(address.ip)]:\(address.port)" : "\(address.ip):\(address.port)"
     }
 
     /// socket + SO_REUSEADDR + SO_REUSEPORT + bind + listen(511), non-blocking and close-on-exec.
-    static func open(_ address: GatewayConfig.ListenAddress) -> Result<Int32, OpenFailure> {
+    /// `reusePort: false` opens a probe that only binds (no listen): it fails where anyone listens.
+    static func open(_ address: GatewayConfig.ListenAddress, reusePort: Bool = true) -> Result<Int32, OpenFailure> {
         let place = text(address)
         var ip = address.ip
         if ip.hasPrefix("["), ip.hasSuffix("]") { ip = String(ip.dropFirst().dropLast()) }
@@ -109,7 +128,7 @@ final class Listeners {
         var on: Int32 = 1
         let size = socklen_t(MemoryLayout<Int32>.size)
         if setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, size) != 0 { return fail("setsockopt(SO_REUSEADDR)") }
-        if setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, size) != 0 { return fail("setsockopt(SO_REUSEPORT)") }
+        if reusePort, setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, size) != 0 { return fail("setsockopt(SO_REUSEPORT)") }
         let bound: Int32
         if family == AF_INET {
             bound = withUnsafePointer(to: &v4) {
@@ -127,6 +146,7 @@ final class Listeners {
             }
         }
         if bound != 0 { return fail("bind() to") }
+        if !reusePort { return .success(fd) }
         if listen(fd, backlog) != 0 { return fail("listen() to") }
         return .success(fd)
     }

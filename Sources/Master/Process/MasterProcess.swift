@@ -162,6 +162,12 @@ final class MasterProcess {
             logger.log(.emerg, failure)
             exit(1)
         }
+        // The control process binds the Admin API itself (retrying while a previous control
+        // process lets go of it on reload); at start, a port someone else holds is fatal.
+        if config.configProvider != .yaml, let failure = Listeners.probe(config.admin.listen) {
+            logger.log(.emerg, failure)
+            exit(1)
+        }
 
         // No local for the zones: this frame lives as long as the master, and would keep a zone
         // that a reload drops mapped.
