@@ -45,6 +45,14 @@ package final class WorkerLoop {
     /// Set by SIGQUIT: no new connections; exit once the live ones are done.
     package private(set) var quitting = false
     private var quitDeadline: OpaquePointer?
+    /// Out of descriptors (EMFILE/ENFILE): accepting is off until this one-shot timer fires, as
+    /// nginx disables its accept events for `accept_mutex_delay`, so the worker serves what it has
+    /// instead of spinning on a listener it cannot drain.
+    private var acceptResume: OpaquePointer?
+    /// When "accept4() failed" was last logged (monotonic ms): once per back-off at most.
+    private var lastAcceptFailureLogMs: Int64 = 0
+    /// nginx's `accept_mutex_delay` default.
+    static let acceptBackoff: Double = 0.5
 
     /// `ownsStderr`: make fd 2 the error log (a worker process; not a unit test's process).
     package init(context: WorkerContext, ownsStderr: Bool = true) {
@@ -127,6 +135,10 @@ package final class WorkerLoop {
             if fd < 0 {
                 let err = errno
                 if err == EAGAIN || err == EINTR || err == ECONNABORTED { return }
+                if err == EMFILE || err == ENFILE {
+                    pauseAccepting(err)
+                    return
+                }
                 logger.log(.alert, "accept4() failed (\(err): \(errnoString(err)))")
                 return
             }
@@ -140,6 +152,31 @@ package final class WorkerLoop {
             conn.liveIndex = live.count
             live.append(conn)
             conn.open(fd: fd, peer: peer, listenerPort: port)
+        }
+    }
+
+    private func pauseAccepting(_ err: Int32) {
+        let now = monotonicMilliseconds()
+        if now - lastAcceptFailureLogMs >= 1000 {
+            lastAcceptFailureLogMs = now
+            logger.log(.crit, "accept4() failed (\(err): \(errnoString(err))), accepting paused for \(Int(Self.acceptBackoff * 1000)) ms")
+        }
+        guard acceptResume == nil else { return }
+        for listener in listeners { listener.event.delete() }
+        let ev = event_new(base, -1, 0, workerAcceptResumeCallback, selfPointer)!
+        var tv = timevalOf(seconds: Self.acceptBackoff)
+        event_add(ev, &tv)
+        acceptResume = ev
+    }
+
+    fileprivate func resumeAccepting() {
+        if let ev = acceptResume { event_free(ev) }
+        acceptResume = nil
+        guard !quitting else { return }
+        // Accepting may run out again at once: then the next pause holds.
+        for listener in listeners where acceptResume == nil {
+            listener.event.add()
+            accept(on: listener.fd, budget: 64)
         }
     }
 
@@ -274,6 +311,10 @@ private func workerSignalCallback(_ signo: Int32, _ what: Int16, _ ctx: UnsafeMu
 
 private func acceptCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {
     Unmanaged<WorkerLoop>.fromOpaque(ctx!)._withUnsafeGuaranteedRef { $0.acceptReady(listenerFD: fd) }
+}
+
+private func workerAcceptResumeCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {
+    Unmanaged<WorkerLoop>.fromOpaque(ctx!).takeUnretainedValue().resumeAccepting()
 }
 
 private func workerTickCallback(_ fd: Int32, _ what: Int16, _ ctx: UnsafeMutableRawPointer?) {

@@ -157,6 +157,7 @@ final class MasterProcess {
         }
         for warning in loaded.warnings where logger.fd != 2 { logger.warn(warning) }
 
+        if let failure = DescriptorLimit.apply(config.workerRlimitNofile) { logger.log(.alert, failure) }
         let listeners = Listeners()
         if let failure = listeners.ensure(slots: config.resolvedWorkerProcesses, addresses: config.nodeListen) {
             logger.log(.emerg, failure)
@@ -517,6 +518,9 @@ final class MasterProcess {
         }
         zones = nextZones
         reopenLogger(for: next)
+        if next.workerRlimitNofile != config.workerRlimitNofile, let failure = DescriptorLimit.apply(next.workerRlimitNofile) {
+            logger.log(.alert, failure)
+        }
         config = next
         generation += 1
         logger.notice("start generation \(generation): \(count) worker processes")

@@ -62,7 +62,7 @@ private struct ConfigYAMLLoader {
         "apisix.control", "apisix.extra_lua_path", "apisix.extra_lua_cpath", "apisix.lua_module_hook",
         "apisix.trusted_addresses", "apisix.disable_sync_configuration_during_start", "apisix.events",
         "apisix.tracing", "apisix.status", "apisix.enable_server_tokens_header", "apisix.node_listen_http2",
-        "nginx_config.user", "nginx_config.enable_cpu_affinity", "nginx_config.worker_rlimit_nofile",
+        "nginx_config.user", "nginx_config.enable_cpu_affinity",
         "nginx_config.max_pending_timers", "nginx_config.max_running_timers", "nginx_config.meta",
         "nginx_config.stream", "nginx_config.main_configuration_snippet", "nginx_config.http_configuration_snippet",
         "nginx_config.http_server_configuration_snippet", "nginx_config.http_server_location_configuration_snippet",
@@ -113,6 +113,7 @@ private struct ConfigYAMLLoader {
             }
         case "nginx_config.worker_shutdown_timeout": config.workerShutdownTimeout = try time(node, keyPath)
         case "nginx_config.event.worker_connections": config.workerConnections = try positive(node, keyPath)
+        case "nginx_config.worker_rlimit_nofile": config.workerRlimitNofile = try positive(node, keyPath)
         case "nginx_config.error_log": config.errorLog = try string(node, keyPath)
         case "nginx_config.error_log_level":
             guard let name = node.scalar?.string, let level = LogLevel(name: name) else {

@@ -19,6 +19,9 @@ package struct GatewayConfig: Sendable, Equatable {
     package var workerShutdownTimeout: Double = 240
     /// `nginx_config.event.worker_connections`: client + upstream connections per worker. Default: 10620.
     package var workerConnections: Int = 10620
+    /// `nginx_config.worker_rlimit_nofile` (APISIX's default 20480): the descriptor limit each
+    /// worker sets for itself at start (nginx's `worker_rlimit_nofile`).
+    package var workerRlimitNofile: Int = 20480
     /// `nginx_config.error_log`, relative to the prefix. Default: `logs/error.log`.
     package var errorLog: String = "logs/error.log"
     /// `nginx_config.error_log_level`. Default: warn.
