@@ -181,7 +181,7 @@ EOF
 
 # --- Sluice -----------------------------------------------------------------------------------
 start_sluice() {  # workers port
-  local dir="$WORK/sluice-w$1"; mkdir -p "$dir/conf" "$dir/logs" "$dir/data"
+  local dir="$WORK/sluice-w$1${SLUICE_TAG:-}"; mkdir -p "$dir/conf" "$dir/logs" "$dir/data"
   cat > "$dir/conf/config.yaml" <<EOF
 apisix:
   node_listen:

@@ -10,11 +10,13 @@
 # --syscalls: strace -c of each proxy's worker over a short run, syscalls per request by name.
 #
 #   benchmarks/peers.sh [--rounds 3] [--duration 5] [--conns 50] [--quick] [--syscalls]
-#                       [--skip-build] [--no-results]
+#                       [--baseline PATH-TO-OLDER-SLUICE] [--skip-build] [--no-results]
+# --baseline adds an older sluice binary as a fifth proxy ("sluice-base"), for before/after
+# figures from the same run.
 # Everything listens on 127.0.0.1 (free ports); every process started is stopped by pid on exit.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROUNDS=3 DURATION=5 CONNS=50 SYSCALLS=0 WRITE_RESULTS=1 MODE=full
+ROUNDS=3 DURATION=5 CONNS=50 SYSCALLS=0 WRITE_RESULTS=1 MODE=full BASELINE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) ROUNDS=1 DURATION=2 MODE=quick ;;
@@ -22,6 +24,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION="$2"; shift ;;
     --conns) CONNS="$2"; shift ;;
     --syscalls) SYSCALLS=1 ;;
+    --baseline) BASELINE="$2"; shift ;;
     --skip-build) SKIP_BUILD=1 ;;
     --no-results) WRITE_RESULTS=0 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
@@ -124,6 +127,14 @@ wait_http "http://127.0.0.1:$H2O_PORT/proxy"
 pin_tree "$H2O_PID"
 
 PROXIES="sluice:$SLUICE_PORT:$SLUICE_PID nginx:$NGINX_PORT:$NGINX_PID haproxy:$HAPROXY_PORT:$HAPROXY_PID h2o:$H2O_PORT:$H2O_PID"
+if [ -n "$BASELINE" ]; then
+  CURRENT="$SLUICE"; SLUICE="$BASELINE"; BASE_PORT=$(free_port)
+  SLUICE_TAG=-base start_sluice 1 "$BASE_PORT"
+  SLUICE="$CURRENT"
+  pin_tree "$SLUICE_PID"
+  PROXIES="$PROXIES sluice-base:$BASE_PORT:$SLUICE_PID"
+  SLUICE_PID=${PROXIES#sluice:*:}; SLUICE_PID=${SLUICE_PID%% *}
+fi
 SCENARIOS="GET:/proxy POST:/proxy GET:/fn"
 
 RAW="$WORK/raw.tsv"; : > "$RAW"
@@ -144,7 +155,7 @@ echo "pinned: proxies on CPU $PROXY_CPU; wrk (1 thread, $CONNS connections) and 
 for round in $(seq "$ROUNDS"); do
   # Rotate the order so that drift over the run affects every proxy alike.
   set -- $PROXIES
-  for _ in $(seq $(( (round - 1) % 4 ))); do set -- "${@:2}" "$1"; done
+  for _ in $(seq $(( (round - 1) % $# ))); do set -- "${@:2}" "$1"; done
   for scenario in $SCENARIOS; do
     for proxy in "$@"; do
       IFS=: read -r name port master <<<"$proxy"

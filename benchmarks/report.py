@@ -161,7 +161,7 @@ def peers(path):
     for (scenario, _) in rows:
         if scenario not in scenarios:
             scenarios.append(scenario)
-    order = ["sluice", "nginx", "haproxy", "h2o"]
+    order = ["sluice", "sluice-base", "nginx", "haproxy", "h2o"]
     out = ["| scenario | proxy | req/s | p99 ms | CPU us/req | req/s vs sluice | CPU vs sluice | errors |",
            "|---|---|---|---|---|---|---|---|"]
     for scenario in scenarios:

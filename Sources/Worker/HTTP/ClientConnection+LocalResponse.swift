@@ -30,7 +30,7 @@ extension ClientConnection {
         context.status = status
         runHeaderFilter()
         self.status = context.status
-        let edits = context.responseHeaders
+        let edited = !context.responseHeaders.isEmpty
         body.withUnsafeBytes { original in
             var finalBody = original
             if hasBodyFilter && !isHead {
@@ -47,7 +47,7 @@ extension ClientConnection {
             output.append("Date: ")
             output.append(worker.clock.httpDate)
             output.append("\r\n")
-            if edits.isEmpty || !edits.replaces(Self.contentTypeName) {
+            if !edited || !context.responseHeaders.replaces(Self.contentTypeName) {
                 output.append("Content-Type: ")
                 output.append(contentType)
                 output.append("\r\n")
@@ -56,7 +56,7 @@ extension ClientConnection {
             output.append(decimal: Int64(isHead ? original.count : finalBody.count))
             output.append("\r\n")
             if upstreamStatusHeader { appendUpstreamStatusHeader() }
-            if !edits.isEmpty { appendResponseEdits(edits) }
+            if edited { appendResponseEdits(context.responseHeaders) }
             output.append(keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n")
             machine.responseHeadStarted()
             if !isHead {

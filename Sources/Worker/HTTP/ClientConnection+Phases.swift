@@ -8,7 +8,7 @@ extension ClientConnection {
     /// Runs a request phase. Returns false when a plugin ended the request (its answer is under
     /// way, or its function call started).
     func runRequestPhase(_ phase: PluginPhases, ext: Range<Int>?) -> Bool {
-        guard let route = context.route, route.chain.phases.contains(phase) else { return true }
+        guard context.phases.contains(phase), let route = context.route else { return true }
         let entries = route.chain.entries
         for index in entries.indices where entries[index].phases.contains(phase) && passesFilter(index, entries[index]) {
             let entry = entries[index]
@@ -49,7 +49,7 @@ extension ClientConnection {
     /// Calls `body` with each plugin that has `phase` and whose filter passes, in chain order.
     @inline(__always)
     private func forEachHandler(of phase: PluginPhases, _ body: (any Plugin) -> Void) {
-        guard let route = context.route, route.chain.phases.contains(phase) else { return }
+        guard context.phases.contains(phase), let route = context.route else { return }
         let entries = route.chain.entries
         for index in entries.indices where entries[index].phases.contains(phase) && passesFilter(index, entries[index]) {
             context.current = index
@@ -58,7 +58,7 @@ extension ClientConnection {
     }
 
     /// Whether a body filter may see this response's body.
-    var hasBodyFilter: Bool { context.route?.chain.phases.contains(.bodyFilter) ?? false }
+    var hasBodyFilter: Bool { context.phases.contains(.bodyFilter) }
 
     /// body_filter: passes `chunk` through every body filter in order and hands `emit` what comes
     /// out (the chunk itself when no filter replaced it).

@@ -49,7 +49,7 @@ package final class ClientConnection {
     var listenerPort = 0
     var machine = RequestStateMachine()
     /// What the plugins see of the current request and changed in it; reused per request.
-    lazy var context = RequestContext(connection: self)
+    let context = RequestContext(connection: nil)
     /// Numbers formatted for a variable lookup (`$remote_port`, `$status`).
     var scratch: ByteBuffer
 
@@ -135,6 +135,7 @@ package final class ClientConnection {
         peerText.reserveCapacity(48)
         upstreamStatuses.reserveCapacity(4)
         upstreamPeers.reserveCapacity(4)
+        context.connection = self
     }
 
     deinit {

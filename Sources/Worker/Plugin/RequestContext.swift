@@ -12,7 +12,7 @@ package import Shared
 /// go through plugins pay for them; then they keep it (nothing is allocated per request).
 package final class RequestContext {
     /// nil for a context a unit test builds: every variable is then unset.
-    unowned(unsafe) let connection: ClientConnection?
+    unowned(unsafe) var connection: ClientConnection?
     /// The route the request matched (nil before routing, and for a request no route matched).
     package internal(set) var route: RuntimeConfig.RouteEntry?
     /// The response status as the client will see it: the upstream's or the local answer's, then
@@ -50,6 +50,9 @@ package final class RequestContext {
     var captures: [Range<Int>?] = []
     /// A plugin chain ran for the current request: `reset` has work to do.
     private var touched = false
+    /// The phases the current route's chain has: a phase without a handler costs one test of
+    /// this byte (no reference to the route taken, nothing retained).
+    package private(set) var phases = PluginPhases()
     /// Largest body a filter may hold.
     static let maxHeldBody = 64 * 1024 * 1024
 
@@ -80,6 +83,7 @@ package final class RequestContext {
     func reset() {
         route = nil
         status = 0
+        phases = []
         guard touched else { return }
         touched = false
         requestHeaders.reset()
@@ -110,7 +114,8 @@ package final class RequestContext {
 
     func begin(route: RuntimeConfig.RouteEntry) {
         self.route = route
-        guard !route.chain.entries.isEmpty else { return }
+        phases = route.chain.phases
+        guard !phases.isEmpty else { return }
         touched = true
         for _ in 0..<route.chain.entries.count { slots.append(0) }
     }

@@ -32,7 +32,7 @@ extension ClientConnection {
     func buildForwardHead(upstream: UpstreamRuntime) {
         let bytes = head.readable
         forwardHead.clear()
-        let edits = context.requestHeaders
+        let edited = !context.requestHeaders.isEmpty
         if let method = context.upstreamMethod {
             forwardHead.append(context.override(method))
         } else {
@@ -87,11 +87,11 @@ extension ClientConnection {
                  .xForwardedHost, .xForwardedPort, .forwarded, .xForwardedFor:
                 continue
             default:
-                if !edits.isEmpty && edits.replaces(bytes.slice(field.nameRange)) { continue }
+                if edited && context.requestHeaders.replaces(bytes.slice(field.nameRange)) { continue }
                 appendEndToEnd(field, bytes, to: &forwardHead)
             }
         }
-        if !edits.isEmpty { appendEdits(edits) }
+        if edited { appendEdits(context.requestHeaders) }
         // The client's chain, every X-Forwarded-For line joined in order, then our peer: one line
         // (APISIX's `$proxy_add_x_forwarded_for`).
         forwardHead.append("X-Forwarded-For: ")

@@ -105,7 +105,7 @@ extension ClientConnection {
         context.status = conn.parser.head.status
         runHeaderFilter()
         status = context.status
-        let edits = context.responseHeaders
+        let edited = !context.responseHeaders.isEmpty
         let bodyChanged = context.bodyChanged
         let clientHTTP11 = parser.head.versionMinor >= 1
         let bytes = conn.input.readable
@@ -133,7 +133,7 @@ extension ClientConnection {
             default:
                 let name = bytes.slice(field.nameRange)
                 if Bytes.equalsIgnoringCase(name, "server") { continue }
-                if !edits.isEmpty && edits.replaces(name) { continue }
+                if edited && context.responseHeaders.replaces(name) { continue }
                 if Bytes.equalsIgnoringCase(name, "date") { sawDate = true }
                 if !conn.parser.head.connectionTokens.isEmpty && Self.isNamed(name, in: conn.parser.head.connectionTokens, bytes) { continue }
             }
@@ -148,7 +148,7 @@ extension ClientConnection {
             output.append(worker.clock.httpDate)
             output.append("\r\n")
         }
-        if !edits.isEmpty { appendResponseEdits(edits) }
+        if edited { appendResponseEdits(context.responseHeaders) }
         if let function {
             if conn.parser.head.status >= 400 {
                 worker.logger.log(.warn, "\(function.pluginName) exits with http status code \(conn.parser.head.status)")
