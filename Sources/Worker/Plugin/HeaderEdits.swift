@@ -61,6 +61,17 @@ struct HeaderEdits {
         return found
     }
 
+    /// Appends `Name: value\r\n` for every line the edits add, except names `skipping` refuses.
+    func appendLines(to out: inout ByteBuffer, skipping: (UnsafeRawBufferPointer) -> Bool) {
+        forEachLine { name, value in
+            if skipping(name) { return }
+            out.append(name)
+            out.append(": ")
+            out.append(value)
+            out.append("\r\n")
+        }
+    }
+
     /// Calls `body(name, value)` for every line the edits add, in order: an add or set that no
     /// later set or remove of the same name undoes. An empty value removes (nginx semantics).
     func forEachLine(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {

@@ -142,13 +142,7 @@ extension ClientConnection {
     /// headers (`X-Forwarded-*`, `X-Real-IP`) are the gateway's to write, once each (`Host` edits
     /// go to `setUpstreamHost`), so such edits are not sent.
     func appendEdits(_ edits: HeaderEdits) {
-        edits.forEachLine { name, value in
-            if Self.isGatewayOwned(name) { return }
-            forwardHead.append(name)
-            forwardHead.append(": ")
-            forwardHead.append(value)
-            forwardHead.append("\r\n")
-        }
+        edits.appendLines(to: &forwardHead, skipping: Self.isGatewayOwned)
     }
 
     static func isGatewayOwned(_ name: UnsafeRawBufferPointer) -> Bool {

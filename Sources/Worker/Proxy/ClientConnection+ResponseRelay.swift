@@ -302,13 +302,7 @@ extension ClientConnection {
     /// The response headers plugins added or set; framing, hop-by-hop, `Server` and `Date` stay the
     /// gateway's.
     func appendResponseEdits(_ edits: HeaderEdits) {
-        edits.forEachLine { name, value in
-            if Self.isResponseFraming(name) { return }
-            output.append(name)
-            output.append(": ")
-            output.append(value)
-            output.append("\r\n")
-        }
+        edits.appendLines(to: &output, skipping: Self.isResponseFraming)
     }
 
     static func isResponseFraming(_ name: UnsafeRawBufferPointer) -> Bool {
