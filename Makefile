@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # uses (measured: 15 MiB RSS per worker at 200 connections instead of 17-18 MiB).
 RELEASE = -c release --static-swift-stdlib
 
-.PHONY: deps test-deps build build-debug run run-etcd test bench bench-peers lifecycle clean
+.PHONY: deps test-deps build build-debug install run run-etcd test bench bench-peers lifecycle clean
 
 # Installs the Debian packages the build needs, only when missing.
 deps:
@@ -38,6 +38,29 @@ build: deps
 
 build-debug: deps
 	$(SWIFT) build --build-tests
+
+# Installs Sluice as a service: $(PREFIX)/bin/sluice, its prefix $(PREFIX)/sluice with conf/ (an
+# existing config.yaml or apisix.yaml is kept), logs/ and data/ (the binary finds that prefix by
+# itself: `sluice -t`, `sluice -s reload` need no -p), a systemd unit and a logrotate snippet.
+# DESTDIR stages the whole tree; SLUICE_BIN installs that binary instead of building one.
+# `make install PREFIX=/usr/local` (the default; for root); PREFIX=$$HOME/.local works without.
+INSTALL_PREFIX ?= $(if $(filter command line environment,$(origin PREFIX)),$(PREFIX),/usr/local)
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
+LOGROTATE_DIR ?= /etc/logrotate.d
+install: $(if $(SLUICE_BIN),,build)
+	@bin="$(SLUICE_BIN)"; [ -n "$$bin" ] || bin=$$($(SWIFT) build $(RELEASE) --show-bin-path)/sluice; \
+	root="$(DESTDIR)$(INSTALL_PREFIX)"; home="$(INSTALL_PREFIX)/sluice"; \
+	install -d "$$root/bin" "$$root/sluice/conf" "$$root/sluice/logs" "$$root/sluice/data" \
+	  "$(DESTDIR)$(SYSTEMD_UNIT_DIR)" "$(DESTDIR)$(LOGROTATE_DIR)"; \
+	install -m 755 "$$bin" "$$root/bin/sluice"; \
+	for f in config.yaml apisix.yaml; do \
+	  [ -e "$$root/sluice/conf/$$f" ] || install -m 644 "conf/$$f" "$$root/sluice/conf/$$f"; \
+	done; \
+	for t in service:$(SYSTEMD_UNIT_DIR)/sluice.service logrotate:$(LOGROTATE_DIR)/sluice; do \
+	  sed -e "s|@BINDIR@|$(INSTALL_PREFIX)/bin|g" -e "s|@SLUICE_PREFIX@|$$home|g" "conf/sluice.$${t%%:*}.in" \
+	    > "$(DESTDIR)$${t#*:}"; \
+	done; \
+	echo "installed $$root/bin/sluice, prefix $$home, $(SYSTEMD_UNIT_DIR)/sluice.service, $(LOGROTATE_DIR)/sluice"
 
 # Starts Sluice in the foreground with the shipped conf/ (Ctrl-C stops it), and the stand-in
 # OpenFunction gateway on 127.0.0.1:3233 (--basic test:test) that the README's walkthrough calls;

@@ -104,7 +104,8 @@ package struct CommandLineOptions: Equatable, Sendable {
           -v,--version     : show version and exit
           -t               : test configuration and exit
           -s signal        : send signal to a master process: stop, quit, reopen, reload
-          -p prefix        : set prefix path (default: the current directory)
+          -p prefix        : set prefix path (default: ../sluice next to the binary when it holds
+                             conf/config.yaml, as `make install` lays it out; else the current directory)
           -c filename      : set configuration file (default: PREFIX/conf/config.yaml)
 
         """

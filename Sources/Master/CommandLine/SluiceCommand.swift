@@ -18,7 +18,7 @@ enum SluiceCommand {
             return 1
         }
         let cwd = Paths.currentDirectory()
-        let prefix = Paths.absolute(options.prefix ?? ".", relativeTo: cwd)
+        let prefix = options.prefix.map { Paths.absolute($0, relativeTo: cwd) } ?? Paths.defaultPrefix()
         // Relative to where the command was typed, as a shell user expects (nginx resolves it
         // against the prefix, which surprises more than it helps).
         let configPath = Paths.absolute(options.configPath ?? "conf/config.yaml",

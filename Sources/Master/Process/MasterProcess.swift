@@ -313,6 +313,12 @@ final class MasterProcess {
             logger.alert(failure)
         }
         logger.notice("ready: \(count) worker processes, pid file \"\(PidFile.path(prefix: prefix))\"")
+        if logger.alsoStderr {
+            // One line on the terminal whatever the log level: what is listening, and where to signal.
+            let ports = config.nodeListen.map(Listeners.text).joined(separator: ", ")
+            let admin = config.configProvider == .yaml ? "" : ", Admin API on \(Listeners.text(config.admin.listen))"
+            Console.say("ready: listening on \(ports)\(admin), \(count) worker processes, master pid \(pid) in \(PidFile.path(prefix: prefix))")
+        }
         // From here on the log file alone, as nginx's master once its workers run.
         logger.alsoStderr = false
         if reloadAfterStart {

@@ -6,6 +6,21 @@ import Shared
 /// File-system helpers for the prefix layout (`conf/`, `logs/`, `data/`).
 enum Paths {
     /// The current directory, or "/" when it cannot be read (deleted under us).
+    /// The prefix without `-p`: `<dir of the executable>/../sluice` when it holds
+    /// `conf/config.yaml` (the layout `make install` makes: `PREFIX/bin/sluice` and
+    /// `PREFIX/sluice/{conf,logs,data}`, nginx's compiled-in prefix), else the current directory.
+    static func defaultPrefix() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 {
+            let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let bin = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            let installed = absolute("../sluice", relativeTo: bin)
+            if access(installed + "/conf/config.yaml", R_OK) == 0 { return installed }
+        }
+        return currentDirectory()
+    }
+
     static func currentDirectory() -> String {
         guard let raw = getcwd(nil, 0) else { return "/" }
         defer { free(raw) }
