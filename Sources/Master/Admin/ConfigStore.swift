@@ -155,23 +155,20 @@ final class ConfigStore {
 
     // MARK: - Snapshot
 
-    /// The data plane's view of the store: every route and upstream converted to the model (they
-    /// were validated when written). An item that no longer converts is left out and reported.
+    /// The data plane's view of the store: every object of a served resource converted to the
+    /// model (they were validated when written), in id order. An item that no longer converts is
+    /// left out and reported.
     func snapshot() -> (snapshot: ConfigSnapshot, errors: [String]) {
         var snapshot = ConfigSnapshot()
         var errors: [String] = []
-        for (id, item) in items("upstreams") {
-            do {
-                snapshot.upstreams[id] = try Upstream(apisix: item.value, id: id)
-            } catch {
-                errors.append("failed to load upstream [\(id)] from the store: \(error.message)")
-            }
-        }
-        for id in items("routes").keys.sorted() {
-            do {
-                snapshot.routes.append(try Route(apisix: items("routes")[id]!.value, id: id))
-            } catch {
-                errors.append("failed to load route [\(id)] from the store: \(error.message)")
+        for resource in ConfigItem.resources {
+            let stored = items(resource)
+            for id in stored.keys.sorted() {
+                do {
+                    snapshot.add(try ConfigItem(resource: resource, json: stored[id]!.value, id: id))
+                } catch {
+                    errors.append("failed to load \(resource)/\(id) from the store: \(error.message)")
+                }
             }
         }
         return (snapshot, errors)

@@ -24,6 +24,9 @@ struct Resource {
     /// `respond` runs once, on the loop, maybe before `handle` returns.
     func handle(method: String, id: String?, subPath: String?, body: JSONValue?, query: [String: String],
                 respond: @escaping (AdminResponse) -> Void) {
+        if descriptor.refusedMethods.contains(method) {
+            return respond(AdminResponse.error(405, "not supported `\(method)` method for \(descriptor.kind)"))
+        }
         switch method {
         case "GET": respond(id.map(get) ?? list(query))
         case "PUT": put(id: id, body: body, respond: respond)
@@ -70,6 +73,13 @@ struct Resource {
         if let label = query["label"], value["labels"]?[label] == nil { return false }
         for (argument, matcher) in descriptor.listFilters {
             if let pattern = query[argument], !matcher(value, pattern) { return false }
+        }
+        // `filter=service_id%3D1`: exact string equality (a numeric id in the object differs
+        // from the text "1", as in Lua); fields the resource does not list are ignored.
+        if let filter = query["filter"] {
+            for (field, expected) in AdminRequest.parseQuery(Substring(filter)) where descriptor.filterFields.contains(field) {
+                guard value[field]?.stringValue == expected else { return false }
+            }
         }
         return true
     }

@@ -11,6 +11,9 @@ struct CheckEnvironment {
     var plugins: PluginSchemaLookup
     /// The store as it is before the write.
     var store: any AdminStore
+
+    /// The reference checks' view of the store.
+    var exists: ReferenceLookup { { [store] resource, id in store.item(resource, id) != nil } }
 }
 
 /// The per-resource hooks of the generic Admin API resource.
@@ -30,14 +33,16 @@ struct ResourceDescriptor: Sendable {
     /// List filters this resource understands besides `name` and `label`: query key → matcher of
     /// a stored value against the (regex) argument.
     var listFilters: [String: @Sendable (_ value: JSONValue, _ argument: String) -> Bool] = [:]
+    /// Fields `?filter=<field>%3D<value>` may compare (v3_adapter.lua `list_filter_fields`).
+    var filterFields: Set<String> = []
+    /// Methods answered 405 ``not supported `POST` method for <kind>`` (`unsupported_methods`).
+    var refusedMethods: Set<String> = []
 
     /// `/apisix/routes`: inline upstreams, plugins, upstream references.
     static let routes = ResourceDescriptor(
         name: "routes", kind: "route", schema: CoreSchemas.route,
         check: { value, id, environment in
-            let result = ResourceCheck.route(value, id: id, plugins: environment.plugins, upstreamExists: { upstreamId in
-                environment.store.item("upstreams", upstreamId) != nil
-            })
+            let result = ResourceCheck.route(value, id: id, plugins: environment.plugins, exists: environment.exists)
             if case .failure(let error) = result { return error }
             return nil
         },
@@ -49,7 +54,8 @@ struct ResourceDescriptor: Sendable {
                 if let uri = value["uri"]?.stringValue { uris.append(uri) }
                 return uris.contains { ListFilter.matches($0, pattern) }
             },
-        ]
+        ],
+        filterFields: ["service_id", "upstream_id"]
     )
 
     /// `/apisix/upstreams`: refused deletion while a route refers to one.
@@ -60,22 +66,30 @@ struct ResourceDescriptor: Sendable {
             return nil
         },
         deleteCheck: { id, store in
-            let users = store.items("routes")
-                .filter { $0.value.value["upstream_id"].flatMap(Route.idString) == id }
-                .keys.sorted()
-            guard let user = users.first else { return nil }
-            return "can not delete this upstream, route [\(user)] is still using it now"
+            for resource in ["routes", "services"] {
+                if let user = firstUser(of: id, in: resource, field: "upstream_id", store) {
+                    return "can not delete this upstream, \(String(resource.dropLast())) [\(user)] is still using it now"
+                }
+            }
+            return nil
         },
         nestedForbidden: ["plugins"]
     )
 
     /// The resources Sluice serves, by URL segment.
-    static let served: [String: ResourceDescriptor] = [routes.name: routes, upstreams.name: upstreams]
+    static let served: [String: ResourceDescriptor] = Dictionary(
+        uniqueKeysWithValues: [routes, upstreams, services, pluginConfigs, globalRules].map { ($0.name, $0) })
+
+    /// The lowest id (key order) of the objects of `resource` whose `field` refers to `id`
+    /// (compared as strings, as APISIX's `tostring`).
+    static func firstUser(of id: String, in resource: String, field: String, _ store: any AdminStore) -> String? {
+        store.items(resource).filter { $0.value.value[field].map(Resource.luaString) == id }.keys.min()
+    }
 
     /// APISIX resources Sluice does not have yet: 400 `<name> is not supported` (the differences
     /// table of apisix-compat.md) rather than APISIX's `Unsupported resource type`.
     static let notYetSupported: Set<String> = [
-        "services", "consumers", "credentials", "ssls", "global_rules", "plugin_configs", "plugin_metadata",
+        "consumers", "credentials", "ssls", "plugin_metadata",
         "stream_routes", "protos", "secrets", "consumer_groups", "graphql_cost_decorations", "schema", "plugins",
     ]
 }

@@ -42,6 +42,9 @@ final class SnapshotPublisher {
             return
         }
         current = next
+        for name in next.globalPlugins().dropped {
+            logger.error("Found \(name) configured across different global rules. Removing it from execution list")
+        }
         logger.notice("published snapshot generation \(next.generation)")
         announce()
     }

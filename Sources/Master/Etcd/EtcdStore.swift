@@ -1,5 +1,5 @@
 // The `etcd` config provider (APISIX's core/config_etcd.lua, improved): a validated copy of the
-// routes and upstreams under `<prefix>/` kept in step with etcd, published to the workers as
+// served resources (`ConfigItem.resources`) under `<prefix>/` kept in step with etcd, published to the workers as
 // snapshots, and the Admin API's store (reads from the copy, writes to etcd).
 //
 // Sync: everything is read with paginated range reads pinned to one revision R, then one watch
@@ -24,13 +24,12 @@ final class EtcdStore: AdminStore {
     /// One item of the copy: what the Admin API shows, and its model for the snapshot.
     private struct Entry {
         var item: StoredItem
-        var route: Route?
-        var upstream: Upstream?
+        var converted: ConfigItem
     }
 
-    /// The resources synchronized, in the order a full read validates them (upstreams first:
-    /// routes refer to them).
-    static let resources = ["upstreams", "routes"]
+    /// The resources synchronized, in the order a full read validates them (what is referred to
+    /// first).
+    static let resources = ConfigItem.resources
     /// Seconds after which a quiet watch is re-opened (APISIX's `watch_timeout`).
     static let watchRestart = 50.0
     /// Keys per range page of a full read.
@@ -219,14 +218,9 @@ final class EtcdStore: AdminStore {
         members["id"] = .string(id)
         let stored = JSONValue.object(members)
         let item = StoredItem(value: stored, createdIndex: created, modifiedIndex: modified)
-        switch resource {
-        case "upstreams":
-            return ResourceCheck.upstream(stored, id: id).map { Entry(item: item, upstream: $0) }
-        default:
-            let upstreams = entries["upstreams"] ?? [:]
-            return ResourceCheck.route(stored, id: id, plugins: plugins, upstreamExists: { upstreams[$0] != nil })
-                .map { Entry(item: item, route: $0) }
-        }
+        return ConfigItem.check(resource: resource, json: stored, id: id, plugins: plugins,
+                                exists: { [unowned self] in self.entries[$0]?[$1] != nil })
+            .map { Entry(item: item, converted: $0) }
     }
 
     // MARK: - Watch
@@ -358,12 +352,9 @@ final class EtcdStore: AdminStore {
     private func publishNow() {
         publishPending = false
         var snapshot = ConfigSnapshot()
-        for (id, entry) in entries["upstreams"] ?? [:] {
-            if let upstream = entry.upstream { snapshot.upstreams[id] = upstream }
-        }
-        let routes = entries["routes"] ?? [:]
-        for id in routes.keys.sorted() {
-            if let route = routes[id]?.route { snapshot.routes.append(route) }
+        for resource in EtcdStore.resources {
+            let items = entries[resource] ?? [:]
+            for id in items.keys.sorted() { snapshot.add(items[id]!.converted) }
         }
         publish(snapshot)
     }

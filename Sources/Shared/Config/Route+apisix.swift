@@ -34,6 +34,9 @@ extension Route {
         upstreamId = members["upstream_id"].flatMap(Route.idString)
         plugins = members["plugins"]?.objectValue ?? [:]
         enableWebsocket = members["enable_websocket"]?.boolValue ?? false
+        setsWebsocket = members["enable_websocket"]?.boolValue != nil
+        serviceId = members["service_id"].flatMap(Route.idString)
+        pluginConfigId = members["plugin_config_id"].flatMap(Route.idString)
         // Writing into `members` copies the whole dictionary; snapshots already carry the id.
         if members["id"] != .string(id) {
             members["id"] = .string(id)
@@ -70,7 +73,9 @@ extension Route {
         if let upstream { members["upstream"] = upstream.apisixJSON }
         if let upstreamId { members["upstream_id"] = .string(upstreamId) }
         if !plugins.isEmpty { members["plugins"] = .object(plugins) }
-        if enableWebsocket { members["enable_websocket"] = .bool(true) }
+        if setsWebsocket || enableWebsocket { members["enable_websocket"] = .bool(enableWebsocket) }
+        if let serviceId { members["service_id"] = .string(serviceId) }
+        if let pluginConfigId { members["plugin_config_id"] = .string(pluginConfigId) }
         return .object(members)
     }
 }

@@ -3,9 +3,10 @@
 // only ever sees the old file or the new one whole. Workers read it on their event loop, so the
 // format is plain JSON that the pure-Swift parser reads fast.
 //
-// Format: {"generation":N,"routes":[<route>...],"upstreams":[<upstream>...]} where every item is
-// the validated APISIX object (`Route.apisixJSON`, `Upstream.apisixJSON`: the JSON the item was
-// built from, with `id` set to its id string). Reading converts them with the same JSON -> model
+// Format: {"generation":N,"routes":[<route>...],"upstreams":[<upstream>...],"services":[...],
+// "plugin_configs":[...],"global_rules":[...]} where every item is the validated APISIX object
+// (`Route.apisixJSON`, `Upstream.apisixJSON`, `Service.json`, `PluginSet.json`: the JSON the item
+// was built from, with `id` set to its id string); the last three may be absent (older files). Reading converts them with the same JSON -> model
 // code every provider uses, without re-running the schema (the writer validated them).
 
 #if canImport(Glibc)
@@ -46,6 +47,9 @@ package enum SnapshotFile {
                 if case .object(var members) = json { members["id"] = .string(id); json = .object(members) }
                 return json
             }),
+            "services": .array(snapshot.services.keys.sorted().map { snapshot.services[$0]!.json }),
+            "plugin_configs": .array(snapshot.pluginConfigs.keys.sorted().map { snapshot.pluginConfigs[$0]!.json }),
+            "global_rules": .array(snapshot.globalRules.map(\.json)),
         ])
         var out: [UInt8] = []
         out.reserveCapacity(256 * (snapshot.routes.count + snapshot.upstreams.count) + 64)
@@ -80,10 +84,29 @@ package enum SnapshotFile {
                 guard let id = item["id"].flatMap(Route.idString) else { throw CheckError(.check, "route without id") }
                 snapshot.routes.append(try Route(apisix: item, id: id))
             }
+            for item in try optionalList(document, "services") {
+                guard let id = item["id"].flatMap(Route.idString) else { throw CheckError(.check, "service without id") }
+                snapshot.services[id] = try Service(apisix: item, id: id)
+            }
+            for item in try optionalList(document, "plugin_configs") {
+                guard let id = item["id"].flatMap(Route.idString) else { throw CheckError(.check, "plugin config without id") }
+                snapshot.pluginConfigs[id] = try PluginSet(apisix: item, id: id)
+            }
+            for item in try optionalList(document, "global_rules") {
+                guard let id = item["id"].flatMap(Route.idString) else { throw CheckError(.check, "global rule without id") }
+                snapshot.globalRules.append(try PluginSet(apisix: item, id: id))
+            }
         } catch {
             throw ConfigError("invalid snapshot \(path): \(error.message)")
         }
         return snapshot
+    }
+
+    /// The array `name` of the document; absent is empty, anything else is an error.
+    private static func optionalList(_ document: JSONValue, _ name: String) throws(CheckError) -> [JSONValue] {
+        guard let value = document[name] else { return [] }
+        guard let items = value.arrayValue else { throw CheckError(.check, "\(name) is not a list") }
+        return items
     }
 
     // MARK: - I/O

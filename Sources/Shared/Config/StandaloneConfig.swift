@@ -8,12 +8,12 @@ package enum StandaloneConfig {
     /// Resource lists APISIX's standalone file may hold that Sluice does not serve yet: a
     /// non-empty one is reported as `<name> is not supported`.
     package static let unsupportedResources: Set<String> = [
-        "services", "plugin_configs", "global_rules", "consumers", "consumer_groups", "ssls", "plugin_metadata",
+        "consumers", "consumer_groups", "ssls", "plugin_metadata",
         "stream_routes", "protos", "secrets", "plugins", "credentials",
     ]
 
     /// Loads the file: checks the `#END` marker, substitutes `${{VAR}}` / `${{VAR:=default}}`,
-    /// parses YAML, validates every item. Invalid items are skipped, each with an error in `errors`
+    /// parses YAML, validates every item of `ConfigItem.resources` (in that order). Invalid items are skipped, each with an error in `errors`
     /// (`failed to check item data of [routes] err: ...`). Throws (and the caller keeps its previous
     /// configuration) when the file as a whole is unusable: unreadable, no `#END`, not YAML.
     /// The returned snapshot has generation 0; the publisher numbers it.
@@ -44,26 +44,21 @@ package enum StandaloneConfig {
         var errors: [String] = []
         var snapshot = ConfigSnapshot()
 
-        for (index, item) in list(resources["upstreams"], "upstreams", &errors).enumerated() {
-            let id = item["id"].flatMap(Route.idString) ?? "arr_\(index + 1)"
-            switch ResourceCheck.upstream(item, id: id) {
-            case .success(let upstream): snapshot.upstreams[id] = upstream
-            case .failure(let error): errors.append("failed to check item data of [upstreams] err: \(error.detail)")
-            }
-        }
-        for (index, item) in list(resources["routes"], "routes", &errors).enumerated() {
-            let id = item["id"].flatMap(Route.idString) ?? "arr_\(index + 1)"
-            switch ResourceCheck.route(item, id: id, plugins: plugins, upstreamExists: nil) {
-            case .success(let route):
-                if let upstreamId = route.upstreamId, snapshot.upstreams[upstreamId] == nil {
-                    errors.append("failed to find upstream by id: \(upstreamId)")
+        for resource in ConfigItem.resources {
+            for (index, item) in list(resources[resource], resource, &errors).enumerated() {
+                let id = item["id"].flatMap(Route.idString) ?? "arr_\(index + 1)"
+                switch ConfigItem.check(resource: resource, json: item, id: id, plugins: plugins, exists: nil) {
+                case .success(let converted):
+                    if case .route(let route) = converted, let upstreamId = route.upstreamId, snapshot.upstreams[upstreamId] == nil {
+                        errors.append("failed to find upstream by id: \(upstreamId)")
+                    }
+                    snapshot.add(converted)
+                case .failure(let error):
+                    errors.append("failed to check item data of [\(resource)] err: \(error.detail)")
                 }
-                snapshot.routes.append(route)
-            case .failure(let error):
-                errors.append("failed to check item data of [routes] err: \(error.detail)")
             }
         }
-        for name in resources.keys.sorted() where name != "routes" && name != "upstreams" {
+        for name in resources.keys.sorted() where !ConfigItem.resources.contains(name) {
             if unsupportedResources.contains(name) {
                 if case .array(let items) = resources[name]!, items.isEmpty { continue }
                 if case .null = resources[name]! { continue }

@@ -7,25 +7,30 @@
 /// caller (the plugin registry lives in the Worker module). Called synchronously.
 package typealias PluginSchemaLookup = (_ name: String) -> Schema?
 
+/// Whether the store holds `id` of `resource` (`upstreams`, `services`, `plugin_configs`), for
+/// the reference checks; the yaml provider passes nil (a dangling reference is served as APISIX
+/// serves it). Called synchronously.
+package typealias ReferenceLookup = (_ resource: String, _ id: String) -> Bool
+
 /// Route and upstream validation with APISIX's messages (see `CheckError` for the prefixes).
 package enum ResourceCheck {
     /// Validates an APISIX route object and converts it.
     ///
     /// Order: `only one of host or hosts is allowed`, `only one of remote_addr or remote_addrs
     /// is allowed`; the route schema (`.schema`); the inline upstream's extra checks; the
-    /// `upstream_id` reference (`failed to fetch upstream info by upstream id [X], response
-    /// code: 404`, skipped when `upstreamExists` is nil); `service_id is not supported`,
-    /// `plugin_config_id is not supported`; the plugins; `vars`, `filter_func`, `script`,
+    /// references: `failed to fetch upstream info by upstream id [X], response code: 404`, then
+    /// the same for `service info by service id` and `plugin config info by plugin config id`
+    /// (all skipped when `exists` is nil); the plugins; `vars`, `filter_func`, `script`,
     /// `script_id is not supported`; the inline upstream's unsupported features.
     ///
     /// - Parameters:
     ///   - id: the route's id (URL id, or `arr_N`); nil takes the object's `id`, else "".
     ///   - plugins: the schema of each known plugin.
-    ///   - upstreamExists: whether an upstream id is stored; nil skips the check.
+    ///   - exists: what the store holds; nil skips the reference checks.
     package static func route(_ json: JSONValue, id: String? = nil, plugins: PluginSchemaLookup,
-                              upstreamExists: ((String) -> Bool)?) -> Result<Route, CheckError> {
+                              exists: ReferenceLookup?) -> Result<Route, CheckError> {
         Result { () throws(CheckError) -> Route in
-            try checkRoute(json, id: id, plugins: plugins, upstreamExists: upstreamExists)
+            try checkRoute(json, id: id, plugins: plugins, exists: exists)
         }
     }
 
@@ -82,19 +87,18 @@ package enum ResourceCheck {
     // MARK: - steps
 
     private static func checkRoute(_ json: JSONValue, id: String?, plugins: PluginSchemaLookup,
-                                   upstreamExists: ((String) -> Bool)?) throws(CheckError) -> Route {
+                                   exists: ReferenceLookup?) throws(CheckError) -> Route {
         if json["host"] != nil, json["hosts"] != nil { throw CheckError(.check, "only one of host or hosts is allowed") }
         if json["remote_addr"] != nil, json["remote_addrs"] != nil {
             throw CheckError(.check, "only one of remote_addr or remote_addrs is allowed")
         }
         if let message = CoreSchemas.route.firstError(json) { throw CheckError(.schema, message) }
         if let inline = json["upstream"] { _ = try upstreamChecks(inline, id: nil) }
-        if let upstreamId = json["upstream_id"].flatMap(Route.idString), let upstreamExists, !upstreamExists(upstreamId) {
-            throw CheckError(.check, "failed to fetch upstream info by upstream id [\(upstreamId)], response code: 404")
-        }
-        for field in ["service_id", "plugin_config_id"] where json[field] != nil {
-            throw CheckError(.check, "\(field) is not supported")
-        }
+        try checkReferences(json, exists: exists, [
+            ("upstream_id", "upstreams", "upstream info by upstream id"),
+            ("service_id", "services", "service info by service id"),
+            ("plugin_config_id", "plugin_configs", "plugin config info by plugin config id"),
+        ])
         if let list = json["plugins"]?.objectValue, let error = checkPlugins(list, lookup: plugins) { throw error }
         for field in ["vars", "filter_func", "script", "script_id"] where json[field] != nil {
             throw CheckError(.check, "\(field) is not supported")
@@ -104,8 +108,20 @@ package enum ResourceCheck {
         return try Route(apisix: json, id: routeId)
     }
 
+    /// `failed to fetch <what> [<id>], response code: 404` for the first `field` whose id the
+    /// store lacks.
+    static func checkReferences(_ json: JSONValue, exists: ReferenceLookup?,
+                                _ references: [(field: String, resource: String, what: String)]) throws(CheckError) {
+        guard let exists else { return }
+        for reference in references {
+            if let id = json[reference.field].flatMap(Route.idString), !exists(reference.resource, id) {
+                throw CheckError(.check, "failed to fetch \(reference.what) [\(id)], response code: 404")
+            }
+        }
+    }
+
     /// `check_upstream_conf` after the schema: node addresses, pass_host, chash key.
-    private static func upstreamChecks(_ json: JSONValue, id: String?) throws(CheckError) -> Upstream {
+    static func upstreamChecks(_ json: JSONValue, id: String?) throws(CheckError) -> Upstream {
         let upstream = try Upstream(apisix: json, id: id)
         if upstream.passHost == .rewrite, (upstream.upstreamHost ?? "").isEmpty {
             throw CheckError(.check, "`upstream_host` can't be empty when `pass_host` is `rewrite`")
@@ -125,7 +141,7 @@ package enum ResourceCheck {
         return upstream
     }
 
-    private static func refuseUnsupported(_ json: JSONValue) throws(CheckError) {
+    static func refuseUnsupported(_ json: JSONValue) throws(CheckError) {
         for field in ["checks", "discovery_type", "service_name", "tls"] where json[field] != nil {
             throw CheckError(.check, "\(field) is not supported")
         }

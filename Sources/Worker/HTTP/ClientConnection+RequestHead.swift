@@ -115,11 +115,27 @@ extension ClientConnection {
             runtime.router.match(method: bytes.slice(parser.head.methodRange), host: host, path: pathBytes, remote: remoteAddress())
         }
         guard let match else {
+            // Global rules run for unmatched requests too, and may answer them (init.lua).
+            if let global = runtime.unmatched {
+                context.begin(route: global)
+                guard runRequestPhase(.rewrite, ext: nil), runRequestPhase(.access, ext: nil) else { return }
+            }
             respond(status: 404, contentType: "text/plain; charset=utf-8", body: ResponsePages.routeNotFound)
             return
         }
         routeIndex = match.routeIndex
         let entry = runtime.routes[match.routeIndex]
+        switch entry.route.unavailable {
+        case nil: break
+        case .missingPluginConfig(let id)?:
+            worker.logger.log(.error, "failed to fetch plugin config by id: \(id)")
+            respondError(503)
+            return
+        case .missingService(let id)?:
+            worker.logger.log(.error, "failed to fetch service configuration by id: \(id)")
+            respondError(404)
+            return
+        }
         context.begin(route: entry)
         guard runRequestPhase(.rewrite, ext: match.ext), runRequestPhase(.access, ext: match.ext) else { return }
         guard let upstream = entry.upstream else {

@@ -44,11 +44,15 @@ package struct ConnectionVariables: RequestVariables {
         case .status:
             return c.context.status > 0 ? number(Int64(c.context.status), body) : body(nil)
         case .routeID:
-            guard let route = c.context.route else { return body(nil) }
+            // The global rules' entry of an unmatched request has no id.
+            guard let route = c.context.route, !route.idBytes.isEmpty else { return body(nil) }
             return route.idBytes.withUnsafeBytes { body($0) }
+        case .serviceID:
+            guard let id = c.context.route?.serviceIdBytes else { return body(nil) }
+            return id.withUnsafeBytes { body($0) }
         case .capture(let n):
             return body(c.context.capture(n))
-        case .serviceID, .consumerName, .unknown:
+        case .consumerName, .unknown:
             return body(nil)
         case .arg(let name):
             return body(head.queryRange.flatMap { Self.argument(name, in: bytes.slice($0)) })

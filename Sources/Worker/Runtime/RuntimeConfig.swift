@@ -1,16 +1,20 @@
 package import Shared
 
 /// A snapshot as one worker serves it: the router and, per route, everything a request needs,
-/// resolved once. Immutable after build; a request keeps a reference to the one it started with,
+/// resolved once: the route merged with its plugin config and service, its chain with the global
+/// rules' plugins first (so each phase runs them before the route's, as APISIX's init.lua does). Immutable after build; a request keeps a reference to the one it started with,
 /// so in-flight requests finish on their configuration while new ones use the next.
 package final class RuntimeConfig {
     /// A class so that a request holds it with one reference, not a copy of every field.
     package final class RouteEntry {
+        /// Merged (`ConfigSnapshot.merged`).
         package let route: Route
         /// The route's plugins, in the order a request runs them.
         package let chain: PluginChain
-        /// `$route_id`.
+        /// `$route_id` (empty for the unmatched entry).
         package let idBytes: [UInt8]
+        /// `$service_id`.
+        package let serviceIdBytes: [UInt8]?
         /// Inline upstream, or the one `upstream_id` names; nil with `missingUpstreamId` set when that
         /// id does not exist (502), nil without it when the route has no upstream (503).
         package let upstream: UpstreamRuntime?
@@ -25,6 +29,7 @@ package final class RuntimeConfig {
             self.route = route
             self.chain = chain
             idBytes = Array(route.id.utf8)
+            serviceIdBytes = route.serviceId.map { Array($0.utf8) }
             self.upstream = upstream
             self.missingUpstreamId = missingUpstreamId
             self.connectTimeout = connectTimeout
@@ -36,6 +41,8 @@ package final class RuntimeConfig {
     package let generation: UInt64
     package let router: Router
     package let routes: [RouteEntry]
+    /// The global rules alone, for a request no route matched (nil when there are none).
+    package let unmatched: RouteEntry?
     /// Every upstream runtime of this config (by id, and inline ones by `route:<id>`), for reuse by
     /// the next build and for draining.
     package let upstreams: [String: UpstreamRuntime]
@@ -54,30 +61,44 @@ package final class RuntimeConfig {
         for (id, upstream) in snapshot.upstreams {
             _ = runtime(key: "id:" + id, config: upstream)
         }
+        let (globalPlugins, _) = snapshot.globalPlugins()
+        let (global, _) = PluginRegistry.chain(for: globalPlugins)
+        for entry in global.entries {
+            entry.plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
+        }
         var entries: [RouteEntry] = []
+        var merged: [Route] = []
         entries.reserveCapacity(snapshot.routes.count)
-        for route in snapshot.routes {
+        merged.reserveCapacity(snapshot.routes.count)
+        for stored in snapshot.routes {
+            let route = snapshot.merged(stored)
+            merged.append(route)
             var upstream: UpstreamRuntime?
             var missing: String?
-            if let inline = route.upstream {
-                upstream = runtime(key: "route:" + route.id, config: inline)
-            } else if let id = route.upstreamId {
+            // init.lua: `upstream_id` wins over an inline `upstream` on the same object.
+            if let id = route.upstreamId {
                 upstream = table["id:" + id]
                 if upstream == nil { missing = id }
+            } else if let inline = route.upstream {
+                upstream = runtime(key: "route:" + route.id, config: inline)
             }
             let timeout = route.timeout ?? upstream?.config.timeout
-            let (chain, _) = PluginRegistry.chain(for: route.plugins)
+            var (chain, _) = PluginRegistry.chain(for: route.plugins)
             for entry in chain.entries {
                 entry.plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
             }
+            if !global.entries.isEmpty { chain = PluginChain(entries: global.entries + chain.entries) }
             entries.append(RouteEntry(route: route, chain: chain, upstream: upstream, missingUpstreamId: missing,
                                       connectTimeout: timeout?.connect ?? 60,
                                       sendTimeout: timeout?.send ?? 60,
                                       readTimeout: timeout?.read ?? 60))
         }
         routes = entries
+        unmatched = global.entries.isEmpty ? nil
+            : RouteEntry(route: Route(id: "", uris: []), chain: global, upstream: nil, missingUpstreamId: nil,
+                         connectTimeout: 60, sendTimeout: 60, readTimeout: 60)
         upstreams = table
-        router = Router(routes: snapshot.routes)
+        router = Router(routes: merged)
         // Pools of upstreams that are gone or changed are closed; their leased connections close
         // when released.
         if let previous {

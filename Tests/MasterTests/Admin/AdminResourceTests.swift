@@ -197,7 +197,7 @@ import TestSupport
              "only one of host or hosts is allowed"),
             ("PUT", "/apisix/admin/upstreams/1", #"{"nodes":{"127.0.0.1:1980":1},"retries":-1}"#, 400,
              #"invalid configuration: property "retries" validation failed: expected -1 to be at least 0"#),
-            ("PUT", "/apisix/admin/services/1", "{}", 400, "services is not supported"),
+            ("PUT", "/apisix/admin/ssls/1", "{}", 400, "ssls is not supported"),
             ("GET", "/apisix/admin/consumers", nil, 400, "consumers is not supported"),
             ("GET", "/apisix/admin/foo", nil, 404, "Unsupported resource type: foo"),
             ("PUT", "/apisix/admin/routes/1?ttl=x", #"{"uri":"/a"}"#, 400, "invalid argument ttl: should be a number"),

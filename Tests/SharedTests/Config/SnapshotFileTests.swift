@@ -6,7 +6,7 @@ import Testing
     private func sample() throws -> ConfigSnapshot {
         let json = try JSONValue.parse(#"{"uri":"/hello","methods":["GET"],"plugins":{"p":{"k":"a/b"}},"#
             + #""upstream":{"nodes":{"127.0.0.1:1980":1},"type":"roundrobin"}}"#)
-        let route = try ResourceCheck.route(json, id: "1", plugins: { _ in Schema() }, upstreamExists: nil).get()
+        let route = try ResourceCheck.route(json, id: "1", plugins: { _ in Schema() }, exists: nil).get()
         let upstream = try ResourceCheck.upstream(.object(["nodes": .object(["[::1]:8080": 2]), "retries": 1]), id: "u1").get()
         var coded = Route(id: "2", uris: ["/coded"])
         coded.upstreamId = "u1"
@@ -49,7 +49,7 @@ import Testing
         try SnapshotFile.write(ConfigSnapshot(generation: 43), to: path)
         #expect(try SnapshotFile.read(path: path) == ConfigSnapshot(generation: 43))
         #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
-                == "{\"generation\":43,\"routes\":[],\"upstreams\":[]}\n")
+                == #"{"generation":43,"global_rules":[],"plugin_configs":[],"routes":[],"services":[],"upstreams":[]}"# + "\n")
         #expect(SnapshotFile.encode(try sample()) == SnapshotFile.encode(try sample()))
     }
 
@@ -97,7 +97,7 @@ import Testing
                     index.isMultiple(of: 2) ? "u" : .object(["nodes": .object(["127.0.0.1:1980": 1]), "type": "roundrobin"]),
             ])
             snapshot.routes.append(try ResourceCheck.route(json, id: String(index), plugins: { _ in Schema() },
-                                                           upstreamExists: { $0 == "u" }).get())
+                                                           exists: { $0 == "upstreams" && $1 == "u" }).get())
         }
         let path = SnapshotFile.path(prefix: directory.path)
         try SnapshotFile.write(snapshot, to: path)

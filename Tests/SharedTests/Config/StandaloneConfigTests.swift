@@ -117,16 +117,16 @@ private func load(_ yaml: String, environment: [String: String] = [:],
     /// Unsupported resources with items and unknown keys are reported; empty ones are not.
     @Test func unsupportedResources() throws {
         let yaml = """
-        services:
-          - id: 1
-        consumers: []
-        global_rules:
+        consumers:
+          - username: jack
+        ssls: []
+        stream_routes:
         bogus: 1
         #END
         """
         let (snapshot, errors) = try load(yaml)
         #expect(snapshot.routes.isEmpty)
-        #expect(errors == ["unknown resource type bogus, ignored", "services is not supported"])
+        #expect(errors == ["unknown resource type bogus, ignored", "consumers is not supported"])
     }
 
     /// An empty configuration (only the marker) is valid and empty.

@@ -6,7 +6,14 @@ private let openfunctionSchema = Schema(type: .object, properties: ["function_ur
 private func lookup(_ name: String) -> Schema? { name == "openfunction" ? openfunctionSchema : nil }
 
 private func routeMessage(_ json: String, upstreams: Set<String> = ["1"]) throws -> String? {
-    switch ResourceCheck.route(try JSONValue.parse(json), plugins: lookup, upstreamExists: { upstreams.contains($0) }) {
+    switch ResourceCheck.route(try JSONValue.parse(json), plugins: lookup, exists: { resource, id in
+        switch resource {
+        case "upstreams": upstreams.contains(id)
+        case "services": id == "s1"
+        case "plugin_configs": id == "pc1"
+        default: false
+        }
+    }) {
     case .success: nil
     case .failure(let error): error.message
     }
@@ -81,8 +88,12 @@ private let ups = #""upstream":{"nodes":{"127.0.0.1:1980":1},"type":"roundrobin"
          #"invalid configuration: property "upstream" validation failed: property "nodes" validation failed: object matches none of the required"#),
         (#"{"uri":"/h","upstream":{"nodes":{"127.0.0.1:1980":1},"pass_host":"rewrite"}}"#,
          "`upstream_host` can't be empty when `pass_host` is `rewrite`"),
-        (#"{"uri":"/h","service_id":"1"}"#, "service_id is not supported"),
-        (#"{"uri":"/h","plugin_config_id":"1",\#(ups)}"#, "plugin_config_id is not supported"),
+        (#"{"uri":"/h","service_id":"1"}"#, "failed to fetch service info by service id [1], response code: 404"),
+        (#"{"uri":"/h","service_id":"s1"}"#, nil),
+        (#"{"uri":"/h","service_id":"s1","upstream_id":"9"}"#, "failed to fetch upstream info by upstream id [9], response code: 404"),
+        (#"{"uri":"/h","plugin_config_id":"1",\#(ups)}"#,
+         "failed to fetch plugin config info by plugin config id [1], response code: 404"),
+        (#"{"uri":"/h","plugin_config_id":"pc1",\#(ups)}"#, nil),
         (#"{"uri":"/h","vars":[["arg_a","==","1"]],\#(ups)}"#, "vars is not supported"),
         (#"{"uri":"/h","filter_func":"function(vars) return true end",\#(ups)}"#, "filter_func is not supported"),
         (#"{"uri":"/h","script":"local x = 1"}"#, "script is not supported"),
@@ -148,7 +159,7 @@ private let ups = #""upstream":{"nodes":{"127.0.0.1:1980":1},"type":"roundrobin"
     /// Without an existence callback the upstream_id is not looked up.
     @Test func upstreamIdCheckOptional() throws {
         let json = try JSONValue.parse(#"{"uri":"/h","upstream_id":"9"}"#)
-        #expect(ResourceCheck.route(json, plugins: lookup, upstreamExists: nil).isSuccess)
+        #expect(ResourceCheck.route(json, plugins: lookup, exists: nil).isSuccess)
     }
 
     /// A valid route converts to the model with the id given.
@@ -156,7 +167,7 @@ private let ups = #""upstream":{"nodes":{"127.0.0.1:1980":1},"type":"roundrobin"
         let json = try JSONValue.parse(#"{"id":5,"uri":"/a/*","methods":["GET"],"host":"Example.COM","priority":3,"status":0,"#
             + #""timeout":{"connect":1,"send":2,"read":3.5},"enable_websocket":true,"#
             + #""plugins":{"openfunction":{"function_uri":"u"}},\#(ups)}"#)
-        let route = try ResourceCheck.route(json, plugins: lookup, upstreamExists: nil).get()
+        let route = try ResourceCheck.route(json, plugins: lookup, exists: nil).get()
         #expect(route.id == "5")
         #expect(route.uris == ["/a/*"])
         #expect(route.methods == ["GET"])
@@ -168,7 +179,7 @@ private let ups = #""upstream":{"nodes":{"127.0.0.1:1980":1},"type":"roundrobin"
         #expect(route.plugins["openfunction"] == .object(["function_uri": "u"]))
         #expect(route.upstream?.nodes == [Upstream.Node(host: "127.0.0.1", port: 1980, weight: 1)])
         #expect(route.json["id"] == "5")
-        let renamed = try ResourceCheck.route(json, id: "url-id", plugins: lookup, upstreamExists: nil).get()
+        let renamed = try ResourceCheck.route(json, id: "url-id", plugins: lookup, exists: nil).get()
         #expect(renamed.id == "url-id")
     }
 }
