@@ -36,6 +36,7 @@ extension Route {
         enableWebsocket = members["enable_websocket"]?.boolValue ?? false
         setsWebsocket = members["enable_websocket"]?.boolValue != nil
         serviceId = members["service_id"].flatMap(Route.idString)
+        vars = members["vars"]
         pluginConfigId = members["plugin_config_id"].flatMap(Route.idString)
         // Writing into `members` copies the whole dictionary; snapshots already carry the id.
         if members["id"] != .string(id) {
@@ -75,6 +76,7 @@ extension Route {
         if !plugins.isEmpty { members["plugins"] = .object(plugins) }
         if setsWebsocket || enableWebsocket { members["enable_websocket"] = .bool(enableWebsocket) }
         if let serviceId { members["service_id"] = .string(serviceId) }
+        if let vars { members["vars"] = vars }
         if let pluginConfigId { members["plugin_config_id"] = .string(pluginConfigId) }
         return .object(members)
     }

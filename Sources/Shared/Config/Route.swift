@@ -23,6 +23,8 @@ package struct Route: Sendable, Equatable {
     package var enableWebsocket: Bool = false
     /// Whether the object set `enable_websocket` (merging keeps a service's value otherwise).
     package var setsWebsocket = false
+    /// `vars`, as validated (`Expr.routeVars`); the worker compiles it once per snapshot.
+    package var vars: JSONValue?
     /// `service_id`: the service whose plugins, upstream and hosts the route inherits.
     package var serviceId: String?
     /// `plugin_config_id`: the plugin config whose plugins the route adds where it lacks them.

@@ -62,7 +62,7 @@ package indirect enum Expr: Sendable {
         self = try Self.compile(items)
     }
 
-    private static let logicOps: Set<String> = ["AND", "OR", "!AND", "!OR"]
+    static let logicOps: Set<String> = ["AND", "OR", "!AND", "!OR"]
 
     private static func compile(_ rules: [JSONValue]) throws(ExprError) -> Expr {
         guard !rules.isEmpty else { throw ExprError("rule too short") }

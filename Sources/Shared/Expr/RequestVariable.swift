@@ -48,6 +48,9 @@ package enum RequestVariable: Equatable, Sendable {
         case "route_id": self = .routeID
         case "service_id": self = .serviceID
         case "consumer_name": self = .consumerName
+        // nginx's `$content_type` / `$content_length` are the request headers.
+        case "content_type": self = .http(Array("content-type".utf8))
+        case "content_length": self = .http(Array("content-length".utf8))
         default:
             if !name.isEmpty, name.utf8.allSatisfy({ ASCII.isDigit($0) }), let n = Int(name), n < 100 {
                 self = .capture(n)

@@ -20,8 +20,8 @@ package enum ResourceCheck {
     /// is allowed`; the route schema (`.schema`); the inline upstream's extra checks; the
     /// references: `failed to fetch upstream info by upstream id [X], response code: 404`, then
     /// the same for `service info by service id` and `plugin config info by plugin config id`
-    /// (all skipped when `exists` is nil); the plugins; `vars`, `filter_func`, `script`,
-    /// `script_id is not supported`; the inline upstream's unsupported features.
+    /// (all skipped when `exists` is nil); the plugins; `vars` (`Expr.routeVars`); `filter_func`,
+    /// `script`, `script_id is not supported`; the inline upstream's unsupported features.
     ///
     /// - Parameters:
     ///   - id: the route's id (URL id, or `arr_N`); nil takes the object's `id`, else "".
@@ -100,7 +100,12 @@ package enum ResourceCheck {
             ("plugin_config_id", "plugin_configs", "plugin config info by plugin config id"),
         ])
         if let list = json["plugins"]?.objectValue, let error = checkPlugins(list, lookup: plugins) { throw error }
-        for field in ["vars", "filter_func", "script", "script_id"] where json[field] != nil {
+        if let vars = json["vars"] {
+            do throws(ExprError) { _ = try Expr.routeVars(vars) } catch {
+                throw CheckError(.check, "failed to validate the 'vars' expression: \(error.message)")
+            }
+        }
+        for field in ["filter_func", "script", "script_id"] where json[field] != nil {
             throw CheckError(.check, "\(field) is not supported")
         }
         if let inline = json["upstream"] { try refuseUnsupported(inline) }

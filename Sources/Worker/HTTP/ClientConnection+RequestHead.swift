@@ -112,7 +112,8 @@ extension ClientConnection {
         let host = parser.head.hostRange.map { bytes.slice($0) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
         let runtime = config!
         let match = path.withUnsafeBytes { pathBytes in
-            runtime.router.match(method: bytes.slice(parser.head.methodRange), host: host, path: pathBytes, remote: remoteAddress())
+            runtime.router.match(method: bytes.slice(parser.head.methodRange), host: host, path: pathBytes,
+                                 remote: remoteAddress(), accept: { runtime.routes[$0].vars?.matches(context.vars) ?? true })
         }
         guard let match else {
             // Global rules run for unmatched requests too, and may answer them (init.lua).

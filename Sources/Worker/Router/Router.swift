@@ -47,6 +47,8 @@ package struct Router: Sendable {
         var globCount: Int32
         /// The uri ends in a whole-segment `*` and has no other star: report `:ext`.
         var capturesExt: Bool
+        /// The route has `vars`: `match`'s `accept` decides, after every other test passed.
+        var hasVars = false
     }
 
     /// Per routing table (0 = routes without hosts, then one per distinct route host).
@@ -81,8 +83,12 @@ package struct Router: Sendable {
     ///     derives `$host`. `[::1]:80` is compared as `[::1]`.
     ///   - path: the normalized path (percent-decoded, dot segments resolved, no query).
     ///   - remote: the client address, nil for a unix-socket peer.
+    ///   - accept: called with the route index of a candidate that has `vars` and passed every
+    ///     other test; false skips it and matching goes on with the next candidate, as radixtree
+    ///     does for any failing condition.
     package func match(method: UnsafeRawBufferPointer, host: UnsafeRawBufferPointer,
-                       path: UnsafeRawBufferPointer, remote: IPAddress?) -> RouteMatch? {
+                       path: UnsafeRawBufferPointer, remote: IPAddress?,
+                       accept: (Int) -> Bool = { _ in true }) -> RouteMatch? {
         let methodBit = HTTPMethodMask.bit(for: method)
         var pathHash: UInt64 = 0
         for byte in path { pathHash = KeyHash.appending(pathHash, byte) }
@@ -102,7 +108,7 @@ package struct Router: Sendable {
                 space: KeyKind.exactHost.rawValue, hash: hostHash, subject: host, start: hostStart,
                 length: hostLength, foldCase: true),
                let found = match(table: Int(entry.valueStart), methodBit: methodBit, path: path,
-                                 pathHash: pathHash, remote: remote) {
+                                 pathHash: pathHash, remote: remote, accept: accept) {
                 return found
             }
             var suffixHash = hostHash
@@ -119,24 +125,24 @@ package struct Router: Sendable {
                     space: KeyKind.hostSuffix.rawValue, hash: suffixHash, subject: host,
                     start: hostEnd - length, length: length, foldCase: true),
                    let found = match(table: Int(entry.valueStart), methodBit: methodBit, path: path,
-                                     pathHash: pathHash, remote: remote) {
+                                     pathHash: pathHash, remote: remote, accept: accept) {
                     return found
                 }
             }
         }
-        return match(table: 0, methodBit: methodBit, path: path, pathHash: pathHash, remote: remote)
+        return match(table: 0, methodBit: methodBit, path: path, pathHash: pathHash, remote: remote, accept: accept)
     }
 
     /// One routing table: the exact path first, then prefixes longest first.
     @inline(__always)
     private func match(table tableIndex: Int, methodBit: UInt16, path: UnsafeRawBufferPointer,
-                       pathHash: UInt64, remote: IPAddress?) -> RouteMatch? {
+                       pathHash: UInt64, remote: IPAddress?, accept: (Int) -> Bool) -> RouteMatch? {
         let table = tables[tableIndex]
         let space = Int32(tableIndex) << 2
         if table.hasExactPaths, let entry = keys.find(
             space: space | KeyKind.exactPath.rawValue, hash: pathHash, subject: path, start: 0,
             length: path.count, foldCase: false),
-           let found = firstPassing(entry, methodBit: methodBit, path: path, remote: remote) {
+           let found = firstPassing(entry, methodBit: methodBit, path: path, remote: remote, accept: accept) {
             return found
         }
         var hash = pathHash
@@ -152,7 +158,7 @@ package struct Router: Sendable {
             if let entry = keys.find(
                 space: space | KeyKind.prefixPath.rawValue, hash: hash, subject: path, start: 0,
                 length: length, foldCase: false),
-               let found = firstPassing(entry, methodBit: methodBit, path: path, remote: remote) {
+               let found = firstPassing(entry, methodBit: methodBit, path: path, remote: remote, accept: accept) {
                 return found
             }
         }
@@ -162,7 +168,7 @@ package struct Router: Sendable {
     /// radixtree's `match_route_opts` + `compare_param` over one key's candidates, in order.
     @inline(__always)
     private func firstPassing(_ entry: RouteKeyTable.Entry, methodBit: UInt16, path: UnsafeRawBufferPointer,
-                              remote: IPAddress?) -> RouteMatch? {
+                              remote: IPAddress?, accept: (Int) -> Bool) -> RouteMatch? {
         let start = Int(entry.valueStart)
         for index in start ..< start + Int(entry.valueCount) {
             let candidate = candidates[index]
@@ -170,9 +176,11 @@ package struct Router: Sendable {
             if candidate.methods != 0 && candidate.methods & methodBit == 0 { continue }
             if candidate.remoteCount != 0 && !remoteMatches(candidate, remote) { continue }
             if candidate.globCount == 0 {
+                if candidate.hasVars && !accept(Int(candidate.routeIndex)) { continue }
                 return RouteMatch(routeIndex: Int(candidate.routeIndex), ext: nil)
             }
             guard globMatches(candidate, path) else { continue }
+            if candidate.hasVars && !accept(Int(candidate.routeIndex)) { continue }
             var ext: Range<Int>? = nil
             if candidate.capturesExt {
                 let first = Int(globPieces[Int(candidate.globStart)].length)

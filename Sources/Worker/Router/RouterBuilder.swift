@@ -104,7 +104,7 @@ struct RouterBuilder {
                 routeIndex: Int32(index), methods: methods, neverMatches: neverMatches,
                 remoteStart: remoteStart, remoteCount: remoteCount,
                 globStart: pattern.globStart, globCount: pattern.globCount,
-                capturesExt: pattern.capturesExt)
+                capturesExt: pattern.capturesExt, hasVars: route.vars.map { $0 != .array([]) } ?? false)
             let pending = Pending(candidate: candidate, priority: route.priority,
                                   patternLength: uri.utf8.count, sequence: sequence)
             sequence += 1

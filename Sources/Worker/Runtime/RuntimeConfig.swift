@@ -15,6 +15,8 @@ package final class RuntimeConfig {
         package let idBytes: [UInt8]
         /// `$service_id`.
         package let serviceIdBytes: [UInt8]?
+        /// The route's `vars`, compiled (an expression that no longer compiles never matches).
+        package let vars: Expr?
         /// Inline upstream, or the one `upstream_id` names; nil with `missingUpstreamId` set when that
         /// id does not exist (502), nil without it when the route has no upstream (503).
         package let upstream: UpstreamRuntime?
@@ -30,6 +32,7 @@ package final class RuntimeConfig {
             self.chain = chain
             idBytes = Array(route.id.utf8)
             serviceIdBytes = route.serviceId.map { Array($0.utf8) }
+            vars = route.vars.map { (try? Expr.routeVars($0)) ?? .or([]) }
             self.upstream = upstream
             self.missingUpstreamId = missingUpstreamId
             self.connectTimeout = connectTimeout

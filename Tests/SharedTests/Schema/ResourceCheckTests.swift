@@ -94,7 +94,22 @@ private let ups = #""upstream":{"nodes":{"127.0.0.1:1980":1},"type":"roundrobin"
         (#"{"uri":"/h","plugin_config_id":"1",\#(ups)}"#,
          "failed to fetch plugin config info by plugin config id [1], response code: 404"),
         (#"{"uri":"/h","plugin_config_id":"pc1",\#(ups)}"#, nil),
-        (#"{"uri":"/h","vars":[["arg_a","==","1"]],\#(ups)}"#, "vars is not supported"),
+        (#"{"uri":"/h","vars":[["arg_a","==","1"]],\#(ups)}"#, nil),
+        (#"{"uri":"/h","vars":["!OR",["http_user_agent","==","ios"],["AND",["host","~~","^a"],["cookie_c","~=",null]]],\#(ups)}"#, nil),
+        (#"{"uri":"/h","vars":"x",\#(ups)}"#,
+         #"invalid configuration: property "vars" validation failed: wrong type: expected array, got string"#),
+        (#"{"uri":"/h","vars":[["remote_addr","=","127.0.0.1"]],\#(ups)}"#,
+         "failed to validate the 'vars' expression: invalid operator '='"),
+        (#"{"uri":"/h","vars":["http_user_agent","~*","android"],\#(ups)}"#,
+         "failed to validate the 'vars' expression: rule should be wrapped inside brackets"),
+        (#"{"uri":"/h","vars":["AND",["arg_a","==","1"]],\#(ups)}"#, "failed to validate the 'vars' expression: rule too short"),
+        (#"{"uri":"/h","vars":[["arg_a","not","==","1"]],\#(ups)}"#, "failed to validate the 'vars' expression: bad 'not' expression"),
+        (#"{"uri":"/h","vars":[["remote_addr","ipmatch","300.1.1.1"]],\#(ups)}"#,
+         "failed to validate the 'vars' expression: invalid ip address: 300.1.1.1"),
+        (#"{"uri":"/h","vars":[["nginx_only_var","==","1"]],\#(ups)}"#,
+         "failed to validate the 'vars' expression: variable 'nginx_only_var' is not supported"),
+        (#"{"uri":"/h","vars":["OR",["arg_a","==","1"],["route_id","==","1"]],\#(ups)}"#,
+         "failed to validate the 'vars' expression: variable 'route_id' is not supported"),
         (#"{"uri":"/h","filter_func":"function(vars) return true end",\#(ups)}"#, "filter_func is not supported"),
         (#"{"uri":"/h","script":"local x = 1"}"#, "script is not supported"),
         (#"{"uri":"/h","upstream":{"nodes":{"127.0.0.1:1980":1},"type":"chash","key":"remote_addr"}}"#,
@@ -187,4 +202,21 @@ private let ups = #""upstream":{"nodes":{"127.0.0.1:1980":1},"type":"roundrobin"
 extension Result {
     var isSuccess: Bool { if case .success = self { true } else { false } }
     var failure: Failure? { if case .failure(let error) = self { error } else { nil } }
+}
+
+/// Route `vars`: a regex that does not compile is refused with PCRE2's reason (Sluice's
+/// difference); the expression is kept on the route for the router.
+@Suite struct RouteVarsCheckTests {
+    @Test func invalidRegexIsRefused() throws {
+        let json = try JSONValue.parse(#"{"uri":"/h","vars":[["uri","~~","(abc"]],"upstream_id":"1"}"#)
+        let error = try #require(ResourceCheck.route(json, plugins: { _ in nil }, exists: nil).failure)
+        #expect(error.message == "failed to validate the 'vars' expression: invalid regex '(abc': missing closing parenthesis in \"(abc\" at \"\"")
+    }
+
+    @Test func varsKeptOnTheRoute() throws {
+        let json = try JSONValue.parse(#"{"uri":"/h","vars":[["arg_k","==","v"]],"upstream_id":"1"}"#)
+        let route = try ResourceCheck.route(json, plugins: { _ in nil }, exists: nil).get()
+        #expect(route.vars == .array([.array(["arg_k", "==", "v"])]))
+        #expect(try Route(apisix: route.apisixJSON, id: "1").vars == route.vars)
+    }
 }
