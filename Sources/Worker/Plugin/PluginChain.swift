@@ -30,6 +30,22 @@ package struct PluginChain {
     /// Builds a route's chain from its `plugins` object. A plugin disabled with `_meta.disable` is
     /// left out; configurations get their schema defaults here.
     package static func build(_ plugins: [String: JSONValue], types: [String: any Plugin.Type]) -> (chain: PluginChain, errors: [String]) {
+        var cache = EntryCache()
+        return build(plugins, types: types, cache: &cache)
+    }
+
+    /// Entries already built for one snapshot, by plugin name and configuration text: the routes
+    /// of one service, or with equal configurations, share one instance (plugins keep no
+    /// per-route or per-request state of their own), so 10,000 routes over 1,000 services build
+    /// about 1,000 plugins, not 10,000.
+    package struct EntryCache {
+        var entries: [String: Entry] = [:]
+        package init() {}
+    }
+
+    /// `build`, reusing and filling `cache`.
+    package static func build(_ plugins: [String: JSONValue], types: [String: any Plugin.Type],
+                              cache: inout EntryCache) -> (chain: PluginChain, errors: [String]) {
         if plugins.isEmpty { return (.empty, []) }
         var built: [Entry] = []
         var errors: [String] = []
@@ -40,6 +56,11 @@ package struct PluginChain {
             }
             let meta = conf["_meta"]
             if meta?["disable"] == .bool(true) { continue }
+            let key = name + "\u{0}" + conf.jsonText
+            if let entry = cache.entries[key] {
+                built.append(entry)
+                continue
+            }
             do {
                 let plugin = try type.init(config: type.schema.applyingDefaults(to: conf))
                 let filter = try meta?["filter"].map { (f: JSONValue) throws(ExprError) in try Expr(f) }
@@ -50,8 +71,10 @@ package struct PluginChain {
                 case nil: break
                 }
                 let priority = meta?["priority"]?.intValue ?? type.priority
-                built.append(Entry(plugin: plugin, name: name, phases: type.phases, priority: priority,
-                                   filter: filter, errorResponse: errorResponse))
+                let entry = Entry(plugin: plugin, name: name, phases: type.phases, priority: priority,
+                                  filter: filter, errorResponse: errorResponse)
+                cache.entries[key] = entry
+                built.append(entry)
             } catch let error as PluginBuildError {
                 errors.append("failed to build plugin \(name): \(error.message)")
             } catch let error as ExprError {

@@ -36,4 +36,11 @@ package enum PluginRegistry {
         if plugins.isEmpty { return (.empty, []) }
         return PluginChain.build(plugins, types: byName)
     }
+
+    /// `chain(for:)` sharing the entries of `cache` (one cache per snapshot build).
+    package static func chain(for plugins: [String: JSONValue],
+                              cache: inout PluginChain.EntryCache) -> (chain: PluginChain, errors: [String]) {
+        if plugins.isEmpty { return (.empty, []) }
+        return PluginChain.build(plugins, types: byName, cache: &cache)
+    }
 }

@@ -65,7 +65,8 @@ package final class RuntimeConfig {
             _ = runtime(key: "id:" + id, config: upstream)
         }
         let (globalPlugins, _) = snapshot.globalPlugins()
-        let (global, _) = PluginRegistry.chain(for: globalPlugins)
+        var pluginCache = PluginChain.EntryCache()
+        let (global, _) = PluginRegistry.chain(for: globalPlugins, cache: &pluginCache)
         for entry in global.entries {
             entry.plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
         }
@@ -86,7 +87,7 @@ package final class RuntimeConfig {
                 upstream = runtime(key: "route:" + route.id, config: inline)
             }
             let timeout = route.timeout ?? upstream?.config.timeout
-            var (chain, _) = PluginRegistry.chain(for: route.plugins)
+            var (chain, _) = PluginRegistry.chain(for: route.plugins, cache: &pluginCache)
             for entry in chain.entries {
                 entry.plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
             }

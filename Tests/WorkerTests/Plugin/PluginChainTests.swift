@@ -138,4 +138,19 @@ private final class Gamma: Plugin {
         #expect(cookie("c", "a=1; b=2") == nil)
         #expect(cookie("e", "e=") == "")
     }
+
+    /// One snapshot's chains share the instance of an equal configuration; a different one, or a
+    /// failing one, is built apart.
+    @Test func entryCacheSharesEqualConfigurations() throws {
+        let types: [String: any Plugin.Type] = ["alpha": Alpha.self, "beta": Beta.self]
+        var cache = PluginChain.EntryCache()
+        let a = PluginChain.build(["alpha": .object(["k": 1]), "beta": .object([:])], types: types, cache: &cache).chain
+        let b = PluginChain.build(["alpha": .object(["k": 1])], types: types, cache: &cache).chain
+        let c = PluginChain.build(["alpha": .object(["k": 2])], types: types, cache: &cache).chain
+        #expect(a.entries[0].plugin === b.entries[0].plugin)
+        #expect(a.entries[0].plugin !== c.entries[0].plugin)
+        let failed = PluginChain.build(["beta": .object(["fail": true])], types: types, cache: &cache)
+        #expect(failed.chain.entries.isEmpty && failed.errors.count == 1)
+        #expect(PluginChain.build(["beta": .object(["fail": true])], types: types, cache: &cache).errors.count == 1)
+    }
 }
