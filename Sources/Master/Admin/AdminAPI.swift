@@ -126,6 +126,11 @@ final class AdminAPI {
             .split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let id = segments.count > 1 && !segments[1].isEmpty ? segments[1] : nil
         let subPath = segments.count > 2 ? segments[2...].joined(separator: "/") : nil
+        // APISIX's PUT/GET/DELETE ignore what follows the id, so `PUT /routes/a/b` (or
+        // `/routes/a%2Fb`, decoded first) would write route `a`: refused instead.
+        if let subPath, !subPath.isEmpty, request.method != "PATCH", let id {
+            return respond(AdminResponse.error(400, "invalid \(descriptor.kind) id [\(id)/\(subPath)]: only PATCH takes a sub path"))
+        }
         let resource = Resource(descriptor: descriptor, store: store, plugins: plugins, committed: committed)
         let version = settings.apiVersion
         resource.handle(method: request.method, id: id, subPath: subPath, body: body, query: request.query) { response in

@@ -161,6 +161,8 @@ private struct JSONReader {
 
     /// A string token starting at the opening quote; `context` names what the caller expected,
     /// because cjson reports a broken token as `Expected <context> but found <problem>`.
+    /// Bytes that are not UTF-8 are refused rather than replaced by U+FFFD: a value is stored as
+    /// sent or not at all.
     mutating func parseString(context: String) throws(JSONParseError) -> String {
         let start = position + 1
         var scan = start
@@ -168,8 +170,11 @@ private struct JSONReader {
         while scan < bytes.count {
             let byte = bytes[scan]
             if byte == UInt8(ascii: "\"") {
+                guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<scan]), as: UTF8.self) else {
+                    throw JSONParseError.found(context, "invalid UTF-8 in string", at: start - 1)
+                }
                 position = scan + 1
-                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<scan]), as: UTF8.self)
+                return text
             }
             if byte == UInt8(ascii: "\\") { break }
             scan += 1
@@ -180,8 +185,11 @@ private struct JSONReader {
         while scan < bytes.count {
             let byte = bytes[scan]
             if byte == UInt8(ascii: "\"") {
+                guard let text = String(validating: decoded, as: UTF8.self) else {
+                    throw JSONParseError.found(context, "invalid UTF-8 in string", at: start - 1)
+                }
                 position = scan + 1
-                return String(decoding: decoded, as: UTF8.self)
+                return text
             }
             if byte != UInt8(ascii: "\\") {
                 decoded.append(byte)
