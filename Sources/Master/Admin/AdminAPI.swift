@@ -98,6 +98,7 @@ final class AdminAPI {
         }
         guard ["GET", "PUT", "POST", "DELETE", "PATCH"].contains(request.method) else { return .answer(AdminResponse.page(404)) }
         if let refusal = checkKey(request) { return .answer(refusal) }
+        if let answer = pluginEndpoint(segments, request) { return .answer(answer) }
 
         let name = segments.first ?? ""
         guard let descriptor = ResourceDescriptor.served[name] else {
