@@ -22,7 +22,7 @@ extension AdminAPI {
         case 1 where segments[0] == "plugins":
             guard request.query["all"] == "true" else { return plugin(named: nil, request) }
             var all: [String: JSONValue] = [:]
-            for type in PluginRegistry.all {
+            for type in PluginRegistry.all where pluginNames.contains(type.name) {
                 all[type.name] = .object(["priority": .number(Double(type.priority)), "schema": type.schema.json,
                                           "version": .number(0.1)])
             }
@@ -49,7 +49,7 @@ extension AdminAPI {
         guard subsystem == "http" || subsystem == "stream" else {
             return AdminResponse.error(400, "unsupported subsystem: \(subsystem)")
         }
-        guard subsystem == "http", let name, let type = PluginRegistry.type(named: name) else {
+        guard subsystem == "http", let name, pluginNames.contains(name), let type = PluginRegistry.type(named: name) else {
             return AdminResponse.error(404, "plugin not found in subsystem \(subsystem)")
         }
         if request.query["schema_type"] == "consumer" { return AdminResponse.error(400, "not found schema") }

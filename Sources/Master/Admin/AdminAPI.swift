@@ -13,7 +13,7 @@ final class AdminAPI {
     private let store: (any AdminStore)?
     private let storeFailure: String
     private let plugins: PluginSchemaLookup
-    private let pluginNames: [String]
+    let pluginNames: [String]
     private let committed: () -> Void
 
     /// - Parameters:

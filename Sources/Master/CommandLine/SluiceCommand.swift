@@ -57,7 +57,7 @@ enum ConfigCheck {
         if config.configProvider == .yaml {
             let standalone = prefix + "/conf/apisix.yaml"
             do {
-                let (_, errors) = try StandaloneConfig.load(path: standalone, plugins: PluginCatalog.schema(named:))
+                let (_, errors) = try StandaloneConfig.load(path: standalone, plugins: PluginCatalog.lookup(config))
                 for error in errors { Console.log(.error, error) }
                 if !errors.isEmpty {
                     Console.say("configuration file \(standalone) test failed")
@@ -78,7 +78,7 @@ enum ConfigCheck {
     static func loadConfig(_ configPath: String) -> GatewayConfig? {
         do {
             let (config, warnings) = try GatewayConfig.load(path: configPath)
-            for warning in warnings { Console.log(.warn, warning) }
+            for warning in warnings + PluginCatalog.warnings(config) { Console.log(.warn, warning) }
             return config
         } catch {
             Console.log(.emerg, error.message)
@@ -100,7 +100,7 @@ enum SignalCommand {
             if config.configProvider == .yaml {
                 let standalone = prefix + "/conf/apisix.yaml"
                 do {
-                    _ = try StandaloneConfig.load(path: standalone, plugins: PluginCatalog.schema(named:))
+                    _ = try StandaloneConfig.load(path: standalone, plugins: PluginCatalog.lookup(config))
                 } catch {
                     Console.log(.emerg, "failed to load \(standalone): \(error.message)")
                     Console.say("configuration file \(standalone) test failed, not reloading")

@@ -124,7 +124,7 @@ final class ControlProcess {
         if context.announceAtStart || publisher.current == nil { publisher.announceStored() }
         let config = context.config
         let publisher = publisher
-        let etcd = EtcdStore(base: base, settings: config.etcd, logger: logger, plugins: PluginCatalog.schema(named:),
+        let etcd = EtcdStore(base: base, settings: config.etcd, logger: logger, plugins: PluginCatalog.lookup(config),
                              publish: { publisher.publish($0, announceUnchanged: false) })
         self.etcd = etcd
         etcd.start()
@@ -155,7 +155,7 @@ final class ControlProcess {
     private func startAdmin(store: (any AdminStore)?, failure: String) {
         let config = context.config
         let api = AdminAPI(settings: config.admin, store: store, storeFailure: failure,
-                           plugins: PluginCatalog.schema(named:), pluginNames: PluginCatalog.names,
+                           plugins: PluginCatalog.lookup(config), pluginNames: PluginCatalog.names(config),
                            committed: { [unowned self] in self.publishStore(announce: false) })
         let server = AdminServer(base: base, address: config.admin.listen,
                                  serverHeader: config.enableServerTokens ? "sluice/\(sluiceVersion)" : "sluice",
@@ -181,7 +181,7 @@ final class ControlProcess {
         do {
             let (snapshot, errors) = try StandaloneConfig.load(
                 path: watcher.path, environment: ControlProcess.environment(),
-                plugins: PluginCatalog.schema(named:))
+                plugins: PluginCatalog.lookup(context.config))
             for error in errors { logger.error(error) }
             publisher.publish(snapshot, announceUnchanged: announce)
             logger.notice("config file \(watcher.path) reloaded.")

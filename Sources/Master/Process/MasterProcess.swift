@@ -118,7 +118,7 @@ final class MasterProcess {
             Console.log(.emerg, error.message)
             exit(1)
         }
-        for warning in loaded.warnings { Console.log(.warn, warning) }
+        for warning in loaded.warnings + PluginCatalog.warnings(loaded.config) { Console.log(.warn, warning) }
         var config = loaded.config
         // An empty admin key: a random one, shown once (APISIX writes it into config.yaml).
         for generated in config.admin.generateMissingKeys(previous: nil) {
@@ -155,7 +155,7 @@ final class MasterProcess {
             Console.log(.emerg, "open() \"\(logPath)\" failed \(errnoText(errno))")
             exit(1)
         }
-        for warning in loaded.warnings where logger.fd != 2 { logger.warn(warning) }
+        for warning in loaded.warnings + PluginCatalog.warnings(loaded.config) where logger.fd != 2 { logger.warn(warning) }
 
         if let failure = DescriptorLimit.apply(config.workerRlimitNofile) { logger.log(.alert, failure) }
         let listeners = Listeners()
@@ -501,7 +501,7 @@ final class MasterProcess {
             logger.error("reloading \"\(configPath)\" failed, the running configuration is kept")
             return
         }
-        for warning in loaded.warnings { logger.warn(warning) }
+        for warning in loaded.warnings + PluginCatalog.warnings(loaded.config) { logger.warn(warning) }
         var reloaded = loaded.config
         for generated in reloaded.admin.generateMissingKeys(previous: config.admin) {
             Console.say("generated Admin API key for \"\(generated.name)\": \(generated.key)")

@@ -53,7 +53,7 @@ private struct ConfigYAMLLoader {
     /// APISIX keys (whole subtrees) Sluice accepts without using them, or reads elsewhere
     /// (`deployment.admin`, `deployment.etcd`).
     static let silentlyAccepted: Set<String> = [
-        "plugins", "stream_plugins", "plugin_attr", "wasm", "graphql", "ext-plugin", "xrpc", "discovery", "apisix.ssl",
+        "stream_plugins", "plugin_attr", "wasm", "graphql", "ext-plugin", "xrpc", "discovery", "apisix.ssl",
         "apisix.id", "apisix.enable_admin", "apisix.enable_dev_mode", "apisix.enable_reuseport", "apisix.enable_ipv6",
         "apisix.enable_http2", "apisix.show_upstream_status_in_response_header", "apisix.proxy_cache", "apisix.router",
         "apisix.delete_uri_tail_slash", "apisix.normalize_uri_like_servlet", "apisix.resolver_timeout",
@@ -102,6 +102,14 @@ private struct ConfigYAMLLoader {
     /// Parses a known leaf; false when `keyPath` is not one.
     mutating func setLeaf(_ keyPath: String, _ node: Node) throws(ConfigError) -> Bool {
         switch keyPath {
+        case "plugins":
+            guard case .sequence(let items) = node else { throw invalid(node, keyPath, "a list of plugin names") }
+            var names: [String] = []
+            for item in items {
+                guard let name = item.scalar?.string, !name.isEmpty else { throw invalid(item, keyPath, "a list of plugin names") }
+                names.append(name)
+            }
+            config.plugins = names
         case "apisix.node_listen": config.nodeListen = try listen(node, keyPath)
         case "apisix.enable_server_tokens": config.enableServerTokens = try bool(node, keyPath)
         case "nginx_config.worker_processes":

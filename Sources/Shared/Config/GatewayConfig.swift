@@ -11,6 +11,9 @@ package struct GatewayConfig: Sendable, Equatable {
 
     /// `apisix.node_listen`. Default: `[0.0.0.0:9080]`.
     package var nodeListen: [ListenAddress] = [ListenAddress(ip: "0.0.0.0", port: 9080)]
+    /// `plugins`: the plugins enabled, by name; nil (the key absent) enables every plugin Sluice
+    /// has (all of them are in APISIX's default list).
+    package var plugins: [String]? = nil
     /// `apisix.enable_server_tokens`: `Server: sluice/<ver>` when true, `sluice` when false. Default: true.
     package var enableServerTokens: Bool = true
     /// `nginx_config.worker_processes`; nil means `auto` (number of CPUs). Default: auto.

@@ -37,10 +37,9 @@ package enum PluginRegistry {
         return PluginChain.build(plugins, types: byName)
     }
 
-    /// `chain(for:)` sharing the entries of `cache` (one cache per snapshot build).
-    package static func chain(for plugins: [String: JSONValue],
-                              cache: inout PluginChain.EntryCache) -> (chain: PluginChain, errors: [String]) {
-        if plugins.isEmpty { return (.empty, []) }
-        return PluginChain.build(plugins, types: byName, cache: &cache)
+    /// The plugins config.yaml's `plugins:` list enables (nil: all), by name.
+    package static func types(enabled: [String]?) -> [String: any Plugin.Type] {
+        guard let enabled = enabled.map(Set.init) else { return byName }
+        return byName.filter { enabled.contains($0.key) }
     }
 }

@@ -66,7 +66,9 @@ package final class RuntimeConfig {
         }
         let (globalPlugins, _) = snapshot.globalPlugins()
         var pluginCache = PluginChain.EntryCache()
-        let (global, _) = PluginRegistry.chain(for: globalPlugins, cache: &pluginCache)
+        // A plugin config.yaml leaves out is not run, even from a snapshot written before.
+        let types = PluginRegistry.types(enabled: defaults.plugins)
+        let (global, _) = PluginChain.build(globalPlugins, types: types, cache: &pluginCache)
         for entry in global.entries {
             entry.plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
         }
@@ -87,7 +89,7 @@ package final class RuntimeConfig {
                 upstream = runtime(key: "route:" + route.id, config: inline)
             }
             let timeout = route.timeout ?? upstream?.config.timeout
-            var (chain, _) = PluginRegistry.chain(for: route.plugins, cache: &pluginCache)
+            var (chain, _) = PluginChain.build(route.plugins, types: types, cache: &pluginCache)
             for entry in chain.entries {
                 entry.plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
             }

@@ -179,3 +179,17 @@ private func loadError(_ yaml: String) throws -> String? {
         ])
     }
 }
+
+/// `plugins:`: absent enables everything (nil); a list names the enabled plugins.
+@Suite struct GatewayConfigPluginsTests {
+    @Test func pluginsList() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let listed = try directory.write("a.yaml", "plugins:\n  - request-id\n  - proxy-rewrite\n")
+        #expect(try GatewayConfig.load(path: listed).config.plugins == ["request-id", "proxy-rewrite"])
+        let absent = try directory.write("b.yaml", "apisix:\n  enable_server_tokens: true\n")
+        #expect(try GatewayConfig.load(path: absent).config.plugins == nil)
+        let scalar = try directory.write("c.yaml", "plugins: request-id\n")
+        #expect(throws: ConfigError.self) { try GatewayConfig.load(path: scalar) }
+    }
+}
