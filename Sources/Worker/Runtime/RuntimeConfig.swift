@@ -2,8 +2,9 @@ package import Shared
 
 /// A snapshot as one worker serves it: the router and, per route, everything a request needs,
 /// resolved once: the route merged with its plugin config and service, its chain with the global
-/// rules' plugins first (so each phase runs them before the route's, as APISIX's init.lua does). Immutable after build; a request keeps a reference to the one it started with,
-/// so in-flight requests finish on their configuration while new ones use the next.
+/// rules' plugins first (so each phase runs them before the route's, as APISIX's init.lua does).
+/// Immutable after build; a request keeps a reference to the one it started with, so in-flight
+/// requests finish on their configuration while new ones use the next.
 package final class RuntimeConfig {
     /// A class so that a request holds it with one reference, not a copy of every field.
     package final class RouteEntry {
