@@ -107,7 +107,20 @@ struct Resource {
         if !allowTimestamps, let message = forbiddenProperty(value) { return .failure(AdminError(message)) }
         let storeId = id ?? ""
         if let error = descriptor.check(value, storeId, environment) { return .failure(AdminError(error.message)) }
-        return .success((storeId, value))
+        return .success((storeId, withDefaults(value)))
+    }
+
+    /// The value as APISIX stores it: its jsonschema check fills in schema defaults (a route's
+    /// `priority` and `status`, an inline upstream's `type`, `hash_on`, `scheme`, `pass_host`) and
+    /// each plugin's check its own (`plugin.lua` `check_schema`).
+    private func withDefaults(_ value: JSONValue) -> JSONValue {
+        let filled = descriptor.schema.applyingDefaults(to: value)
+        guard case .object(let pluginConfs)? = filled["plugins"] else { return filled }
+        return Resource.withMembers(filled) { members in
+            members["plugins"] = .object(pluginConfs.reduce(into: [:]) { out, pair in
+                out[pair.key] = plugins(pair.key).map { $0.applyingDefaults(to: pair.value) } ?? pair.value
+            })
+        }
     }
 
     /// `the property is forbidden:  create_time` (two spaces, as APISIX prints it).
