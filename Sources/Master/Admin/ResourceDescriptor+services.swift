@@ -7,11 +7,7 @@ extension ResourceDescriptor {
     /// `/apisix/services`: refused deletion while a route refers to one.
     static let services = ResourceDescriptor(
         name: "services", kind: "service", schema: CoreSchemas.service,
-        check: { value, id, environment in
-            let result = ResourceCheck.service(value, id: id, plugins: environment.plugins, exists: environment.exists)
-            if case .failure(let error) = result { return error }
-            return nil
-        },
+        check: itemCheck("services"),
         deleteCheck: { id, store in
             firstUser(of: id, in: "routes", field: "service_id", store)
                 .map { "can not delete this service directly, route [\($0)] is still using it now" }
@@ -22,10 +18,7 @@ extension ResourceDescriptor {
     /// `/apisix/plugin_configs`: no POST; refused deletion while a route refers to one.
     static let pluginConfigs = ResourceDescriptor(
         name: "plugin_configs", kind: "plugin config", schema: CoreSchemas.pluginConfig,
-        check: { value, id, environment in
-            if case .failure(let error) = ResourceCheck.pluginConfig(value, id: id, plugins: environment.plugins) { return error }
-            return nil
-        },
+        check: itemCheck("plugin_configs"),
         deleteCheck: { id, store in
             firstUser(of: id, in: "routes", field: "plugin_config_id", store)
                 .map { "can not delete this plugin config, route [\($0)] is still using it now" }
@@ -38,7 +31,7 @@ extension ResourceDescriptor {
     static let globalRules = ResourceDescriptor(
         name: "global_rules", kind: "global rule", schema: CoreSchemas.globalRule,
         check: { value, id, environment in
-            if case .failure(let error) = ResourceCheck.globalRule(value, id: id, plugins: environment.plugins) { return error }
+            if let error = itemCheck("global_rules")(value, id, environment) { return error }
             let plugins = value["plugins"]?.objectValue ?? [:]
             let others = environment.store.items("global_rules")
             for otherId in others.keys.sorted() where otherId != id {

@@ -38,14 +38,21 @@ struct ResourceDescriptor: Sendable {
     /// Methods answered 405 ``not supported `POST` method for <kind>`` (`unsupported_methods`).
     var refusedMethods: Set<String> = []
 
+    /// The check of a resource the data plane serves: `ConfigItem.check`, the one the providers
+    /// run, against the store's references.
+    static func itemCheck(_ resource: String) -> @Sendable (JSONValue, String, CheckEnvironment) -> CheckError? {
+        { value, id, environment in
+            let result = ConfigItem.check(resource: resource, json: value, id: id, plugins: environment.plugins,
+                                          exists: environment.exists)
+            if case .failure(let error) = result { return error }
+            return nil
+        }
+    }
+
     /// `/apisix/routes`: inline upstreams, plugins, upstream references.
     static let routes = ResourceDescriptor(
         name: "routes", kind: "route", schema: CoreSchemas.route,
-        check: { value, id, environment in
-            let result = ResourceCheck.route(value, id: id, plugins: environment.plugins, exists: environment.exists)
-            if case .failure(let error) = result { return error }
-            return nil
-        },
+        check: itemCheck("routes"),
         deleteCheck: nil,
         nestedForbidden: ["upstream", "plugins"],
         listFilters: [
@@ -61,10 +68,7 @@ struct ResourceDescriptor: Sendable {
     /// `/apisix/upstreams`: refused deletion while a route refers to one.
     static let upstreams = ResourceDescriptor(
         name: "upstreams", kind: "upstream", schema: CoreSchemas.upstream,
-        check: { value, id, _ in
-            if case .failure(let error) = ResourceCheck.upstream(value, id: id) { return error }
-            return nil
-        },
+        check: itemCheck("upstreams"),
         deleteCheck: { id, store in
             for resource in ["routes", "services"] {
                 if let user = firstUser(of: id, in: resource, field: "upstream_id", store) {

@@ -31,12 +31,6 @@ package enum PluginRegistry {
     /// first (`admin/plugins.lua` `get_plugins_list`).
     package static var names: [String] { all.sorted { $0.priority > $1.priority }.map { $0.name } }
 
-    /// Builds a route's plugin chain (`PluginChain.build`).
-    package static func chain(for plugins: [String: JSONValue]) -> (chain: PluginChain, errors: [String]) {
-        if plugins.isEmpty { return (.empty, []) }
-        return PluginChain.build(plugins, types: byName)
-    }
-
     /// The plugins config.yaml's `plugins:` list enables (nil: all), by name.
     package static func types(enabled: [String]?) -> [String: any Plugin.Type] {
         guard let enabled = enabled.map(Set.init) else { return byName }

@@ -74,12 +74,9 @@ package final class RuntimeConfig {
             entry.plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
         }
         var entries: [RouteEntry] = []
-        var merged: [Route] = []
         entries.reserveCapacity(snapshot.routes.count)
-        merged.reserveCapacity(snapshot.routes.count)
         for stored in snapshot.routes {
             let route = snapshot.merged(stored)
-            merged.append(route)
             var upstream: UpstreamRuntime?
             var missing: String?
             // init.lua: `upstream_id` wins over an inline `upstream` on the same object.
@@ -105,7 +102,7 @@ package final class RuntimeConfig {
             : RouteEntry(route: Route(id: "", uris: []), chain: global, upstream: nil, missingUpstreamId: nil,
                          connectTimeout: 60, sendTimeout: 60, readTimeout: 60)
         upstreams = table
-        router = Router(routes: merged)
+        router = Router(routes: entries.map(\.route))
         // Pools of upstreams that are gone or changed are closed; their leased connections close
         // when released.
         if let previous {
