@@ -118,7 +118,7 @@ struct Resource {
         guard case .object(let pluginConfs)? = filled["plugins"] else { return filled }
         return Resource.withMembers(filled) { members in
             members["plugins"] = .object(pluginConfs.reduce(into: [:]) { out, pair in
-                out[pair.key] = plugins(pair.key).map { $0.applyingDefaults(to: pair.value) } ?? pair.value
+                out[pair.key] = plugins(pair.key).map { $0.schema(consumer: descriptor.consumerPlugins).applyingDefaults(to: pair.value) } ?? pair.value
             })
         }
     }

@@ -37,6 +37,9 @@ struct ResourceDescriptor: Sendable {
     var filterFields: Set<String> = []
     /// Methods answered 405 ``not supported `POST` method for <kind>`` (`unsupported_methods`).
     var refusedMethods: Set<String> = []
+    /// Its plugins are checked, filled and encrypted with their consumer schemas (consumers,
+    /// credentials).
+    var consumerPlugins = false
 
     /// The check of a resource the data plane serves: `ConfigItem.check`, the one the providers
     /// run, against the store's references.

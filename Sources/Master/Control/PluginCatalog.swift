@@ -9,8 +9,8 @@ import Worker
 enum PluginCatalog {
     /// The schema lookup of the plugins `config` enables.
     static func lookup(_ config: GatewayConfig) -> PluginSchemaLookup {
-        guard let enabled = config.plugins.map(Set.init) else { return PluginRegistry.schema(named:) }
-        return { name in enabled.contains(name) ? PluginRegistry.schema(named: name) : nil }
+        guard let enabled = config.plugins.map(Set.init) else { return PluginRegistry.spec(named:) }
+        return { name in enabled.contains(name) ? PluginRegistry.spec(named: name) : nil }
     }
 
     /// The enabled plugins' names, as `GET /apisix/admin/plugins/list` returns them.

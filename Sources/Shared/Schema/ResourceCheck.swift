@@ -3,10 +3,6 @@
 // `check_upstream_conf`, plugin.lua `check_single_plugin_schema`), then Sluice's refusals of
 // features it does not serve yet, then the conversion into the model.
 
-/// Finds the schema of a plugin by name; nil means the plugin is unknown. Supplied by the
-/// caller (the plugin registry lives in the Worker module). Called synchronously.
-package typealias PluginSchemaLookup = (_ name: String) -> Schema?
-
 /// Whether the store holds `id` of `resource` (`upstreams`, `services`, `plugin_configs`), for
 /// the reference checks; the yaml provider passes nil (a dangling reference is served as APISIX
 /// serves it). Called synchronously.
@@ -56,13 +52,16 @@ package enum ResourceCheck {
     /// conf "x" for plugin [name]`), name a known plugin (`unknown plugin [name]`) and satisfy
     /// its schema plus `_meta` (`failed to check the configuration of plugin <name> err:
     /// <detail>`), unless `_meta.disable` is true. Plugins are checked in name order.
-    package static func checkPlugins(_ plugins: [String: JSONValue], lookup: PluginSchemaLookup) -> CheckError? {
+    package static func checkPlugins(_ plugins: [String: JSONValue], lookup: PluginSchemaLookup,
+                                     consumer: Bool = false) -> CheckError? {
         for name in plugins.keys.sorted() {
             let conf = plugins[name]!
             guard case .object(let members) = conf else {
                 return CheckError(.check, "invalid plugin conf \(conf.jsonText) for plugin [\(name)]")
             }
-            guard let schema = lookup(name) else { return CheckError(.check, "unknown plugin [\(name)]") }
+            guard let schema = lookup(name)?.schema(consumer: consumer) else {
+                return CheckError(.check, "unknown plugin [\(name)]")
+            }
             let disabled = members["_meta"]?["disable"] == .bool(true)
             var message = schema.firstError(conf)
             if message == nil, let meta = members["_meta"], let metaError = CoreSchemas.pluginMeta.firstError(meta) {

@@ -47,6 +47,8 @@ package protocol Plugin: AnyObject {
     static var schema: Schema { get }
     /// The phases this type implements.
     static var phases: PluginPhases { get }
+    /// What the validators know of it besides `schema` (consumer schema, auth type, secrets).
+    static var spec: PluginSpec { get }
     /// Builds the route's instance. `config` has passed `schema` and carries its defaults.
     init(config: JSONValue) throws(PluginBuildError)
     func rewrite(_ ctx: RequestContext) -> PhaseResult
@@ -65,6 +67,7 @@ package protocol Plugin: AnyObject {
 }
 
 extension Plugin {
+    package static var spec: PluginSpec { PluginSpec(schema: schema) }
     package func rewrite(_ ctx: RequestContext) -> PhaseResult { .next }
     package func access(_ ctx: RequestContext) -> PhaseResult { .next }
     package func beforeProxy(_ ctx: RequestContext) -> PhaseResult { .next }

@@ -23,9 +23,9 @@ package enum PluginRegistry {
 
     package static func type(named name: String) -> (any Plugin.Type)? { byName[name] }
 
-    /// The schema lookup the validators take (Admin API, yaml provider, `sluice -t`):
-    /// pass `PluginRegistry.schema(named:)` as their `PluginSchemaLookup`.
-    package static func schema(named name: String) -> Schema? { byName[name]?.schema }
+    /// The lookup the validators take (Admin API, yaml provider, `sluice -t`): pass
+    /// `PluginRegistry.spec(named:)` as their `PluginSchemaLookup`.
+    package static func spec(named name: String) -> PluginSpec? { byName[name]?.spec }
 
     /// Enabled plugin names, as `GET /apisix/admin/plugins/list` lists them: by priority, highest
     /// first (`admin/plugins.lua` `get_plugins_list`).

@@ -22,7 +22,7 @@ import Testing
         #expect(back.enabled == false)
         #expect(back.upstreamId == "u")
         #expect(back.plugins == route.plugins)
-        #expect(ResourceCheck.route(json, plugins: { _ in Schema() }, exists: nil).isSuccess)
+        #expect(ResourceCheck.route(json, plugins: { _ in PluginSpec(schema: Schema()) }, exists: nil).isSuccess)
     }
 
     /// Integer ids print without fraction; other JSON is no id.

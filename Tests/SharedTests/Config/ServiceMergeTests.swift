@@ -2,7 +2,7 @@ import Testing
 @testable import Shared
 
 private func json(_ text: String) throws -> JSONValue { try JSONValue.parse(Array(text.utf8)) }
-private func anyPlugin(_ name: String) -> Schema? { ["p", "q", "r", "s"].contains(name) ? Schema(type: .object) : nil }
+private func anyPlugin(_ name: String) -> PluginSpec? { ["p", "q", "r", "s"].contains(name) ? PluginSpec(schema: Schema(type: .object)) : nil }
 
 private func route(_ text: String, id: String = "r1") throws -> Route {
     try ResourceCheck.route(json(text), id: id, plugins: anyPlugin, exists: nil).get()

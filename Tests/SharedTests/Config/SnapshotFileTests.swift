@@ -6,7 +6,7 @@ import Testing
     private func sample() throws -> ConfigSnapshot {
         let json = try JSONValue.parse(#"{"uri":"/hello","methods":["GET"],"plugins":{"p":{"k":"a/b"}},"#
             + #""upstream":{"nodes":{"127.0.0.1:1980":1},"type":"roundrobin"}}"#)
-        let route = try ResourceCheck.route(json, id: "1", plugins: { _ in Schema() }, exists: nil).get()
+        let route = try ResourceCheck.route(json, id: "1", plugins: { _ in PluginSpec(schema: Schema()) }, exists: nil).get()
         let upstream = try ResourceCheck.upstream(.object(["nodes": .object(["[::1]:8080": 2]), "retries": 1]), id: "u1").get()
         var coded = Route(id: "2", uris: ["/coded"])
         coded.upstreamId = "u1"
@@ -96,7 +96,7 @@ import Testing
                 index.isMultiple(of: 2) ? "upstream_id" : "upstream":
                     index.isMultiple(of: 2) ? "u" : .object(["nodes": .object(["127.0.0.1:1980": 1]), "type": "roundrobin"]),
             ])
-            snapshot.routes.append(try ResourceCheck.route(json, id: String(index), plugins: { _ in Schema() },
+            snapshot.routes.append(try ResourceCheck.route(json, id: String(index), plugins: { _ in PluginSpec(schema: Schema()) },
                                                            exists: { $0 == "upstreams" && $1 == "u" }).get())
         }
         let path = SnapshotFile.path(prefix: directory.path)

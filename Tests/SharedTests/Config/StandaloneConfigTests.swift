@@ -109,7 +109,7 @@ private func load(_ yaml: String, environment: [String: String] = [:],
     /// Plugins known to the caller validate; the route keeps their configuration.
     @Test func pluginsLookup() throws {
         let yaml = "routes:\n  - uri: /f\n    plugins:\n      openfunction:\n        function_uri: http://127.0.0.1:30585/x\n#END\n"
-        let (snapshot, errors) = try load(yaml, plugins: { $0 == "openfunction" ? Schema(type: .object) : nil })
+        let (snapshot, errors) = try load(yaml, plugins: { $0 == "openfunction" ? PluginSpec(schema: Schema(type: .object)) : nil })
         #expect(errors.isEmpty)
         #expect(snapshot.routes.first?.plugins["openfunction"] == .object(["function_uri": "http://127.0.0.1:30585/x"]))
     }

@@ -3,7 +3,9 @@ import Testing
 
 private let openfunctionSchema = Schema(type: .object, properties: ["function_uri": Schema(type: .string)],
                                         required: ["function_uri"])
-private func lookup(_ name: String) -> Schema? { name == "openfunction" ? openfunctionSchema : nil }
+private func lookup(_ name: String) -> PluginSpec? {
+    name == "openfunction" ? PluginSpec(schema: openfunctionSchema) : nil
+}
 
 private func routeMessage(_ json: String, upstreams: Set<String> = ["1"]) throws -> String? {
     switch ResourceCheck.route(try JSONValue.parse(json), plugins: lookup, exists: { resource, id in
