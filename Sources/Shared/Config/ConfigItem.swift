@@ -8,11 +8,16 @@ package enum ConfigItem: Sendable, Equatable {
     case service(Service)
     case pluginConfig(PluginSet)
     case globalRule(PluginSet)
+    case consumerGroup(PluginSet)
+    case consumer(Consumer)
+    /// Kept under `consumers` with the id `<username>/credentials/<id>`, as etcd keys it.
+    case credential(Credential)
     case route(Route)
 
     /// The resources the data plane serves, in the order a full load checks them (what is
     /// referred to before what refers to it).
-    package static let resources = ["upstreams", "services", "plugin_configs", "global_rules", "routes"]
+    package static let resources = ["upstreams", "services", "plugin_configs", "global_rules", "consumer_groups",
+                                    "consumers", "routes"]
 
     /// Converts an object already validated (the store's, the snapshot file's) without checking
     /// it again; throws for a resource that is not served or an object that no longer converts.
@@ -22,6 +27,9 @@ package enum ConfigItem: Sendable, Equatable {
         case "services": self = .service(try Service(apisix: json, id: id))
         case "plugin_configs": self = .pluginConfig(try PluginSet(apisix: json, id: id))
         case "global_rules": self = .globalRule(try PluginSet(apisix: json, id: id))
+        case "consumer_groups": self = .consumerGroup(try PluginSet(apisix: json, id: id))
+        case "consumers" where Consumer.credentialKey(id) != nil: self = .credential(try Credential(apisix: json, key: id))
+        case "consumers": self = .consumer(try Consumer(apisix: json))
         case "routes": self = .route(try Route(apisix: json, id: id))
         default: throw CheckError(.check, "\(resource) is not served")
         }
@@ -35,6 +43,10 @@ package enum ConfigItem: Sendable, Equatable {
         case "services": ResourceCheck.service(json, id: id, plugins: plugins, exists: exists).map(ConfigItem.service)
         case "plugin_configs": ResourceCheck.pluginConfig(json, id: id, plugins: plugins).map(ConfigItem.pluginConfig)
         case "global_rules": ResourceCheck.globalRule(json, id: id, plugins: plugins).map(ConfigItem.globalRule)
+        case "consumer_groups": ResourceCheck.consumerGroup(json, id: id, plugins: plugins).map(ConfigItem.consumerGroup)
+        case "consumers" where Consumer.credentialKey(id) != nil:
+            ResourceCheck.credential(json, key: id, plugins: plugins).map(ConfigItem.credential)
+        case "consumers": ResourceCheck.consumer(json, plugins: plugins, exists: exists).map(ConfigItem.consumer)
         case "routes": ResourceCheck.route(json, id: id, plugins: plugins, exists: exists).map(ConfigItem.route)
         default: .failure(CheckError(.check, "\(resource) is not supported"))
         }
@@ -49,6 +61,9 @@ extension ConfigSnapshot {
         case .service(let service): services[service.id] = service
         case .pluginConfig(let config): pluginConfigs[config.id] = config
         case .globalRule(let rule): globalRules.append(rule)
+        case .consumerGroup(let group): consumerGroups[group.id] = group
+        case .consumer(let consumer): consumers[consumer.username] = consumer
+        case .credential(let credential): credentials.append(credential)
         case .route(let route): routes.append(route)
         }
     }

@@ -14,6 +14,12 @@ package struct ConfigSnapshot: Sendable, Equatable {
     package var pluginConfigs: [String: PluginSet]
     /// In id order.
     package var globalRules: [PluginSet]
+    /// By username.
+    package var consumers: [String: Consumer] = [:]
+    /// In key order; one whose consumer is missing serves no one.
+    package var credentials: [Credential] = []
+    /// By id.
+    package var consumerGroups: [String: PluginSet] = [:]
 
     package init(generation: UInt64 = 0, routes: [Route] = [], upstreams: [String: Upstream] = [:],
                  services: [String: Service] = [:], pluginConfigs: [String: PluginSet] = [:],

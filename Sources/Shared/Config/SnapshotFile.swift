@@ -4,9 +4,12 @@
 // format is plain JSON that the pure-Swift parser reads fast.
 //
 // Format: {"generation":N,"routes":[<route>...],"upstreams":[<upstream>...],"services":[...],
-// "plugin_configs":[...],"global_rules":[...]} where every item is the validated APISIX object
-// (`Route.apisixJSON`, `Upstream.apisixJSON`, `Service.json`, `PluginSet.json`: the JSON the item
-// was built from, with `id` set to its id string); the last three may be absent (older files). Reading converts them with the same JSON -> model
+// "plugin_configs":[...],"global_rules":[...],"consumer_groups":[...],"consumers":[...],
+// "credentials":[{"key":"<username>/credentials/<id>","value":{...}}]} where every item is the
+// validated APISIX object (`Route.apisixJSON`, `Upstream.apisixJSON`, `Service.json`,
+// `PluginSet.json`, `Consumer.json`, `Credential.json`: the JSON the item was built from, with `id`
+// set to its id string except for consumers); those after `upstreams` may be absent (older files).
+// Reading converts them with the same JSON -> model
 // code every provider uses, without re-running the schema (the writer validated them).
 
 #if canImport(Glibc)
@@ -50,6 +53,11 @@ package enum SnapshotFile {
             "services": .array(snapshot.services.keys.sorted().map { snapshot.services[$0]!.json }),
             "plugin_configs": .array(snapshot.pluginConfigs.keys.sorted().map { snapshot.pluginConfigs[$0]!.json }),
             "global_rules": .array(snapshot.globalRules.map(\.json)),
+            "consumer_groups": .array(snapshot.consumerGroups.keys.sorted().map { snapshot.consumerGroups[$0]!.json }),
+            "consumers": .array(snapshot.consumers.keys.sorted().map { snapshot.consumers[$0]!.json }),
+            "credentials": .array(snapshot.credentials.map { credential in
+                .object(["key": .string(credential.key), "value": credential.json])
+            }),
         ])
         var out: [UInt8] = []
         out.reserveCapacity(256 * (snapshot.routes.count + snapshot.upstreams.count) + 64)
@@ -95,6 +103,17 @@ package enum SnapshotFile {
             for item in try optionalList(document, "global_rules") {
                 guard let id = item["id"].flatMap(Route.idString) else { throw CheckError(.check, "global rule without id") }
                 snapshot.globalRules.append(try PluginSet(apisix: item, id: id))
+            }
+            for item in try optionalList(document, "consumer_groups") {
+                guard let id = item["id"].flatMap(Route.idString) else { throw CheckError(.check, "consumer group without id") }
+                snapshot.add(.consumerGroup(try PluginSet(apisix: item, id: id)))
+            }
+            for item in try optionalList(document, "consumers") { snapshot.add(.consumer(try Consumer(apisix: item))) }
+            for item in try optionalList(document, "credentials") {
+                guard let key = item["key"]?.stringValue, let value = item["value"] else {
+                    throw CheckError(.check, "credential without key or value")
+                }
+                snapshot.add(.credential(try Credential(apisix: value, key: key)))
             }
         } catch {
             throw ConfigError("invalid snapshot \(path): \(error.message)")

@@ -8,7 +8,7 @@ package enum StandaloneConfig {
     /// Resource lists APISIX's standalone file may hold that Sluice does not serve yet: a
     /// non-empty one is reported as `<name> is not supported`.
     package static let unsupportedResources: Set<String> = [
-        "consumers", "consumer_groups", "ssls", "plugin_metadata",
+        "ssls", "plugin_metadata",
         "stream_routes", "protos", "secrets", "plugins", "credentials",
     ]
 
@@ -18,8 +18,9 @@ package enum StandaloneConfig {
     /// configuration) when the file as a whole is unusable: unreadable, no `#END`, not YAML.
     /// The returned snapshot has generation 0; the publisher numbers it.
     ///
-    /// Item ids come from `id` (string, or integer printed without fraction), else
-    /// `arr_<1-based index>`. Plugin configurations are validated against `plugins` (the
+    /// Item ids come from `id` (string, or integer printed without fraction), else a consumer's
+    /// `username`, else `arr_<1-based index>`; a credential is a `consumers` item whose id is
+    /// `<username>/credentials/<id>`. Plugin configurations are validated against `plugins` (the
     /// plugin registry's schemas; an unknown name gives `unknown plugin [x]`). A route whose `upstream_id` names no upstream of the file is
     /// kept (the data plane answers 502, as APISIX does) and reported as
     /// `failed to find upstream by id: <id>`. A non-empty unsupported resource list gives
@@ -46,7 +47,7 @@ package enum StandaloneConfig {
 
         for resource in ConfigItem.resources {
             for (index, item) in list(resources[resource], resource, &errors).enumerated() {
-                let id = item["id"].flatMap(Route.idString) ?? "arr_\(index + 1)"
+                let id = (item["id"] ?? item["username"]).flatMap(Route.idString) ?? "arr_\(index + 1)"
                 switch ConfigItem.check(resource: resource, json: item, id: id, plugins: plugins, exists: nil) {
                 case .success(let converted):
                     if case .route(let route) = converted, let upstreamId = route.upstreamId, snapshot.upstreams[upstreamId] == nil {

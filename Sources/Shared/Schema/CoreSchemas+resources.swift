@@ -51,3 +51,54 @@ extension CoreSchemas {
         additionalProperties: .forbidden
     )
 }
+
+extension CoreSchemas {
+    /// `_M.consumer`: `username` required and the consumer's id; no `name`.
+    package static let consumer = Schema(
+        type: .object,
+        properties: [
+            "id": id,
+            "username": Schema(type: .string, minLength: 1, maxLength: 256, pattern: #"^[a-zA-Z0-9_\-]+$"#),
+            "desc": desc,
+            "labels": labels,
+            "create_time": timestamp,
+            "update_time": timestamp,
+            "group_id": id,
+            "plugins": Schema(type: .object),
+        ],
+        required: ["username"],
+        additionalProperties: .forbidden
+    )
+
+    /// `_M.credential`: at most one plugin; the id may be the full `<user>/credentials/<id>`.
+    package static let credential = Schema(
+        type: .object,
+        properties: [
+            "id": Schema(oneOf: [id, Schema(type: .string, minLength: 15, maxLength: 128,
+                                            pattern: #"^[a-zA-Z0-9-_]+/credentials/[a-zA-Z0-9-_.]+$"#)]),
+            "name": name,
+            "desc": desc,
+            "labels": labels,
+            "create_time": timestamp,
+            "update_time": timestamp,
+            "plugins": Schema(type: .object, maxProperties: 1),
+        ],
+        additionalProperties: .forbidden
+    )
+
+    /// `_M.consumer_group`: `id` and `plugins` required.
+    package static let consumerGroup = Schema(
+        type: .object,
+        properties: [
+            "id": id,
+            "name": name,
+            "desc": desc,
+            "labels": labels,
+            "create_time": timestamp,
+            "update_time": timestamp,
+            "plugins": Schema(type: .object),
+        ],
+        required: ["id", "plugins"],
+        additionalProperties: .forbidden
+    )
+}

@@ -117,8 +117,8 @@ private func load(_ yaml: String, environment: [String: String] = [:],
     /// Unsupported resources with items and unknown keys are reported; empty ones are not.
     @Test func unsupportedResources() throws {
         let yaml = """
-        consumers:
-          - username: jack
+        plugin_metadata:
+          - id: key-auth
         ssls: []
         stream_routes:
         bogus: 1
@@ -126,7 +126,7 @@ private func load(_ yaml: String, environment: [String: String] = [:],
         """
         let (snapshot, errors) = try load(yaml)
         #expect(snapshot.routes.isEmpty)
-        #expect(errors == ["unknown resource type bogus, ignored", "consumers is not supported"])
+        #expect(errors == ["unknown resource type bogus, ignored", "plugin_metadata is not supported"])
     }
 
     /// An empty configuration (only the marker) is valid and empty.
