@@ -23,8 +23,11 @@ extension AdminAPI {
             guard request.query["all"] == "true" else { return plugin(named: nil, request) }
             var all: [String: JSONValue] = [:]
             for type in PluginRegistry.all where pluginNames.contains(type.name) {
-                all[type.name] = .object(["priority": .number(Double(type.priority)), "schema": type.schema.json,
-                                          "version": .number(0.1)])
+                var members: [String: JSONValue] = ["priority": .number(Double(type.priority)), "schema": type.schema.json,
+                                                    "version": .number(0.1)]
+                if let consumer = type.spec.consumerSchema { members["consumer_schema"] = consumer.json }
+                if type.spec.isAuth { members["type"] = "auth" }
+                all[type.name] = .object(members)
             }
             return AdminResponse.json(200, .object(all))
         case 2 where segments[0] == "plugins":
@@ -34,7 +37,8 @@ extension AdminAPI {
         case 2 where segments[0] == "schema":
             let core: [String: Schema] = ["route": CoreSchemas.route, "upstream": CoreSchemas.upstream,
                                           "service": CoreSchemas.service, "plugin_config": CoreSchemas.pluginConfig,
-                                          "global_rule": CoreSchemas.globalRule]
+                                          "global_rule": CoreSchemas.globalRule, "consumer": CoreSchemas.consumer,
+                                          "credential": CoreSchemas.credential, "consumer_group": CoreSchemas.consumerGroup]
             guard let schema = core[segments[1]] else { return AdminResponse.error(400, "\(segments[1]) is not supported") }
             return AdminResponse.json(200, schema.json)
         default:
@@ -42,8 +46,8 @@ extension AdminAPI {
         }
     }
 
-    /// `admin/plugins.lua` `get`: the plugin's schema (`schema_type=consumer`: none of Sluice's
-    /// plugins has a consumer schema yet).
+    /// `admin/plugins.lua` `get`: the plugin's schema (`schema_type=consumer`: its consumer
+    /// schema, `not found schema` for a plugin without one).
     private func plugin(named name: String?, _ request: AdminRequest) -> AdminResponse {
         let subsystem = request.query["subsystem"] ?? "http"
         guard subsystem == "http" || subsystem == "stream" else {
@@ -52,7 +56,10 @@ extension AdminAPI {
         guard subsystem == "http", let name, pluginNames.contains(name), let type = PluginRegistry.type(named: name) else {
             return AdminResponse.error(404, "plugin not found in subsystem \(subsystem)")
         }
-        if request.query["schema_type"] == "consumer" { return AdminResponse.error(400, "not found schema") }
+        if request.query["schema_type"] == "consumer" {
+            guard let consumer = type.spec.consumerSchema else { return AdminResponse.error(400, "not found schema") }
+            return AdminResponse.json(200, consumer.json)
+        }
         return AdminResponse.json(200, type.schema.json)
     }
 }

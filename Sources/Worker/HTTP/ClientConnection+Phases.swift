@@ -7,10 +7,12 @@ import Shared
 extension ClientConnection {
     /// Runs a request phase. Returns false when a plugin ended the request (its answer is under
     /// way, or its function call started).
-    func runRequestPhase(_ phase: PluginPhases, ext: Range<Int>?) -> Bool {
+    /// `only`: the chain positions to run, for the rewrite of plugins a consumer added.
+    func runRequestPhase(_ phase: PluginPhases, ext: Range<Int>?, only: [Int]? = nil) -> Bool {
         guard context.phases.contains(phase), let route = context.route else { return true }
         let entries = route.chain.entries
-        for index in entries.indices where entries[index].phases.contains(phase) && passesFilter(index, entries[index]) {
+        for index in entries.indices where entries[index].phases.contains(phase) && (only?.contains(index) ?? true)
+            && passesFilter(index, entries[index]) {
             let entry = entries[index]
             context.current = index
             let result: PhaseResult
@@ -80,6 +82,23 @@ extension ClientConnection {
         }
         emit(current)
         if replacedAny { context.previous.clear() }
+    }
+
+    /// After the rewrite phase (init.lua `http_access_phase`): with a consumer attached, the
+    /// route merged with its group's and its own plugins serves the rest of the request, and the
+    /// plugins it added run their rewrite now. A consumer whose group is missing gets 503.
+    /// Returns false when the request was answered.
+    func applyConsumer(ext: Range<Int>?) -> Bool {
+        guard let consumer = context.consumer, let route = context.route else { return true }
+        if let group = consumer.missingGroup {
+            worker.logger.log(.error, "failed to fetch consumer group config by id: \(group)")
+            respondError(503)
+            return false
+        }
+        let merged = route.merged(with: consumer)
+        guard merged !== route else { return true }
+        context.adopt(merged)
+        return merged.consumerRewrite.isEmpty || runRequestPhase(.rewrite, ext: ext, only: merged.consumerRewrite)
     }
 
     /// log: the request is over.

@@ -138,7 +138,8 @@ extension ClientConnection {
             return
         }
         context.begin(route: entry)
-        guard runRequestPhase(.rewrite, ext: match.ext), runRequestPhase(.access, ext: match.ext) else { return }
+        guard runRequestPhase(.rewrite, ext: match.ext), applyConsumer(ext: match.ext),
+              runRequestPhase(.access, ext: match.ext) else { return }
         guard let upstream = entry.upstream else {
             if let missing = entry.missingUpstreamId {
                 worker.logger.log(.error, "failed to find upstream by id: \(missing)")

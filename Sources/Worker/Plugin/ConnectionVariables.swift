@@ -52,7 +52,10 @@ package struct ConnectionVariables: RequestVariables {
             return id.withUnsafeBytes { body($0) }
         case .capture(let n):
             return body(c.context.capture(n))
-        case .consumerName, .unknown:
+        case .consumerName:
+            guard let consumer = c.context.consumer else { return body(nil) }
+            return consumer.usernameBytes.withUnsafeBytes { body($0) }
+        case .unknown:
             return body(nil)
         case .arg(let name):
             return body(head.queryRange.flatMap { Self.argument(name, in: bytes.slice($0)) })

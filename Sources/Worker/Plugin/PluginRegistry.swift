@@ -9,6 +9,7 @@ package enum PluginRegistry {
         let types: [any Plugin.Type] = [
             OpenFunctionPlugin.self,
             RequestIDPlugin.self,
+            KeyAuthPlugin.self,
             ResponseRewritePlugin.self,
             ProxyRewritePlugin.self,
         ]

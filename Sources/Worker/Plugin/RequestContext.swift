@@ -13,8 +13,11 @@ package import Shared
 package final class RequestContext {
     /// nil for a context a unit test builds: every variable is then unset.
     unowned(unsafe) var connection: ClientConnection?
-    /// The route the request matched (nil before routing, and for a request no route matched).
+    /// The route the request matched (nil before routing, and for a request no route matched);
+    /// once a consumer is attached, that route merged with the consumer's plugins.
     package internal(set) var route: RuntimeConfig.RouteEntry?
+    /// The consumer an auth plugin attached (`attachConsumer`).
+    package private(set) var consumer: ConsumerEntry?
     /// The response status as the client will see it: the upstream's or the local answer's, then
     /// whatever a header_filter set.
     package internal(set) var status = 0
@@ -34,6 +37,8 @@ package final class RequestContext {
     var replaced = false
     /// Per-plugin words (`state`), indexed by chain position; `current` is the running plugin's.
     private var slots: [UInt64] = []
+    /// `slots` rebuilt for a merged chain (`adopt`), swapped with it.
+    private var spareSlots: [UInt64] = []
     var current = 0
     /// Which `_meta.filter`s were evaluated for this request, and their results (bit per plugin,
     /// the first 64: APISIX evaluates a filter once per request too).
@@ -82,6 +87,7 @@ package final class RequestContext {
     /// could have touched: a request without plugins costs two stores).
     func reset() {
         route = nil
+        consumer = nil
         status = 0
         phases = []
         guard touched else { return }
@@ -118,6 +124,49 @@ package final class RequestContext {
         guard !phases.isEmpty else { return }
         touched = true
         for _ in 0..<route.chain.entries.count { slots.append(0) }
+    }
+
+    /// Runs the rest of the request on `merged` (the route merged with the consumer's plugins):
+    /// each plugin instance the two chains share keeps its word of state and its filter result.
+    func adopt(_ merged: RuntimeConfig.RouteEntry) {
+        guard let old = route, merged !== old else { return }
+        touched = true
+        spareSlots.removeAll(keepingCapacity: true)
+        var checked: UInt64 = 0
+        var matched: UInt64 = 0
+        let oldEntries = old.chain.entries
+        for (newIndex, entry) in merged.chain.entries.enumerated() {
+            let oldIndex = oldEntries.firstIndex { $0.plugin === entry.plugin && $0.name == entry.name }
+            spareSlots.append(oldIndex.map { $0 < slots.count ? slots[$0] : 0 } ?? 0)
+            if let oldIndex, oldIndex < 64, newIndex < 64 {
+                checked |= (filterChecked >> UInt64(oldIndex) & 1) << UInt64(newIndex)
+                matched |= (filterMatched >> UInt64(oldIndex) & 1) << UInt64(newIndex)
+            }
+        }
+        swap(&slots, &spareSlots)
+        filterChecked = checked
+        filterMatched = matched
+        route = merged
+        phases = merged.chain.phases
+    }
+
+    /// An auth plugin found `consumer` (consumer.lua `attach_consumer`): the upstream gets
+    /// `X-Consumer-Username`, and `X-Credential-Identifier` and `X-Consumer-Custom-ID` when the
+    /// consumer has them (a client's own are removed otherwise). The consumer's plugins are laid
+    /// over the route once the rewrite phase is over.
+    package func attachConsumer(_ consumer: ConsumerEntry) {
+        self.consumer = consumer
+        consumer.usernameBytes.withUnsafeBytes { setRequestHeader("X-Consumer-Username", $0) }
+        if let id = consumer.credentialId {
+            id.withUnsafeBytes { setRequestHeader("X-Credential-Identifier", $0) }
+        } else {
+            removeRequestHeader("X-Credential-Identifier")
+        }
+        if let custom = consumer.customId {
+            custom.withUnsafeBytes { setRequestHeader("X-Consumer-Custom-ID", $0) }
+        } else {
+            removeRequestHeader("X-Consumer-Custom-ID")
+        }
     }
 
     // MARK: - Reading the request
@@ -175,6 +224,81 @@ package final class RequestContext {
     func capture(_ n: Int) -> UnsafeRawBufferPointer? {
         guard n < captures.count, let range = captures[n] else { return nil }
         return UnsafeRawBufferPointer(rebasing: kept(captureSubject)[range])
+    }
+
+    /// Calls `body` with a query argument's value percent-decoded (`+` as a space), as
+    /// `ngx.req.get_uri_args` gives it; a value without `%` or `+` is passed as it is.
+    package func withDecodedArgument<R>(_ value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard value.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return body(value) }
+        rendered.clear()
+        var i = 0
+        while i < value.count {
+            let byte = value[i]
+            if byte == UInt8(ascii: "+") {
+                rendered.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%"), i + 2 < value.count, let high = Self.hexValue(value[i + 1]),
+                      let low = Self.hexValue(value[i + 2]) {
+                rendered.append(high << 4 | low)
+                i += 2
+            } else {
+                rendered.append(byte)
+            }
+            i += 1
+        }
+        return body(rendered.readable)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// Sends the upstream the target (the one already set, else the client's) without the query
+    /// arguments named exactly `name`, the others kept in order (`core.request.set_uri_args`).
+    package func removeQueryArgument(_ name: [UInt8]) {
+        var rebuilt = false
+        func rebuild(path: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer) {
+            rebuilt = true
+            rendered.clear()
+            rendered.append(path)
+            var first = true
+            var start = 0
+            while start <= query.count {
+                var end = start
+                while end < query.count && query[end] != UInt8(ascii: "&") { end += 1 }
+                let pair = UnsafeRawBufferPointer(rebasing: query[start..<end])
+                if !pair.isEmpty && !pair.prefix(while: { $0 != UInt8(ascii: "=") }).elementsEqual(name) {
+                    rendered.append(first ? UInt8(ascii: "?") : UInt8(ascii: "&"))
+                    rendered.append(pair)
+                    first = false
+                }
+                start = end + 1
+            }
+        }
+        if let current = upstreamURI {
+            let target = override(current)
+            if let mark = target.firstIndex(of: UInt8(ascii: "?")) {
+                rebuild(path: UnsafeRawBufferPointer(rebasing: target[..<mark]),
+                        query: UnsafeRawBufferPointer(rebasing: target[(mark + 1)...]))
+            }
+        } else {
+            variable(.queryString) { query in
+                guard let query else { return }
+                variable(.requestURI) { target in
+                    // Origin-form: the path as sent; otherwise the normalized one.
+                    if let target, target.first == UInt8(ascii: "/"), let mark = target.firstIndex(of: UInt8(ascii: "?")) {
+                        rebuild(path: UnsafeRawBufferPointer(rebasing: target[..<mark]), query: query)
+                    } else {
+                        variable(.uri) { path in rebuild(path: path ?? UnsafeRawBufferPointer(start: nil, count: 0), query: query) }
+                    }
+                }
+            }
+        }
+        if rebuilt { setUpstreamURI(rendered.readable) }
     }
 
     /// Renders `template` with this request's variables into a buffer valid until the next render.
@@ -250,6 +374,9 @@ package final class RequestContext {
 extension RequestContext {
     package func setRequestHeader(_ name: StaticString, _ value: UnsafeRawBufferPointer) {
         setRequestHeader(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value)
+    }
+    package func removeRequestHeader(_ name: StaticString) {
+        removeRequestHeader(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
     }
     package func setResponseHeader(_ name: StaticString, _ value: UnsafeRawBufferPointer) {
         setResponseHeader(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value)

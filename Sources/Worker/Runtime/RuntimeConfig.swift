@@ -26,11 +26,25 @@ package final class RuntimeConfig {
         package let connectTimeout: Double
         package let sendTimeout: Double
         package let readTimeout: Double
+        /// The snapshot's consumers, for the auth plugins.
+        package let consumers: ConsumerIndex
+        /// Builds this route's chains merged with a consumer's plugins.
+        let merger: ConsumerMerger?
+        /// In a chain merged with a consumer's plugins: the entries the consumer added that have
+        /// a rewrite phase (they run once the consumer is known, `rewrite_in_consumer`).
+        package let consumerRewrite: [Int]
+        /// This route merged with each consumer seen so far, by `ConsumerEntry.serial` (built on
+        /// first use; one worker thread reads and writes it).
+        var merged: [Int: RouteEntry] = [:]
 
         init(route: Route, chain: PluginChain, upstream: UpstreamRuntime?, missingUpstreamId: String?,
-             connectTimeout: Double, sendTimeout: Double, readTimeout: Double) {
+             connectTimeout: Double, sendTimeout: Double, readTimeout: Double,
+             consumers: ConsumerIndex = .empty, merger: ConsumerMerger? = nil, consumerRewrite: [Int] = []) {
             self.route = route
             self.chain = chain
+            self.consumers = consumers
+            self.merger = merger
+            self.consumerRewrite = consumerRewrite
             idBytes = Array(route.id.utf8)
             serviceIdBytes = route.serviceId.map { Array($0.utf8) }
             vars = route.vars.map { (try? Expr.routeVars($0)) ?? .or([]) }
@@ -39,6 +53,15 @@ package final class RuntimeConfig {
             self.connectTimeout = connectTimeout
             self.sendTimeout = sendTimeout
             self.readTimeout = readTimeout
+        }
+
+        /// This route as `consumer` runs it: itself when the consumer adds no plugins.
+        package func merged(with consumer: ConsumerEntry) -> RouteEntry {
+            guard !consumer.plugins.isEmpty, let merger else { return self }
+            if let done = merged[consumer.serial] { return done }
+            let built = merger.merge(self, consumer)
+            merged[consumer.serial] = built
+            return built
         }
     }
 
@@ -50,6 +73,8 @@ package final class RuntimeConfig {
     /// Every upstream runtime of this config (by id, and inline ones by `route:<id>`), for reuse by
     /// the next build and for draining.
     package let upstreams: [String: UpstreamRuntime]
+    /// Builds routes merged with consumers, and holds the upstreams their plugins call.
+    let merger: ConsumerMerger
 
     /// Builds from `snapshot`, reusing `previous`'s upstream runtimes whose configuration is equal.
     package init(snapshot: ConfigSnapshot, defaults: GatewayConfig, previous: RuntimeConfig?) {
@@ -66,13 +91,15 @@ package final class RuntimeConfig {
             _ = runtime(key: "id:" + id, config: upstream)
         }
         let (globalPlugins, _) = snapshot.globalPlugins()
-        var pluginCache = PluginChain.EntryCache()
         // A plugin config.yaml leaves out is not run, even from a snapshot written before.
         let types = PluginRegistry.types(enabled: defaults.plugins)
-        let (global, _) = PluginChain.build(globalPlugins, types: types, cache: &pluginCache)
+        let merger = ConsumerMerger(types: types, defaults: defaults, previous: previous?.merger)
+        let consumers = ConsumerIndex(snapshot: snapshot, types: types)
+        let (global, _) = PluginChain.build(globalPlugins, types: types, cache: &merger.cache)
         for entry in global.entries {
             entry.plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
         }
+        merger.global = global.entries
         var entries: [RouteEntry] = []
         entries.reserveCapacity(snapshot.routes.count)
         for stored in snapshot.routes {
@@ -87,7 +114,7 @@ package final class RuntimeConfig {
                 upstream = runtime(key: "route:" + route.id, config: inline)
             }
             let timeout = route.timeout ?? upstream?.config.timeout
-            var (chain, _) = PluginChain.build(route.plugins, types: types, cache: &pluginCache)
+            var (chain, _) = PluginChain.build(route.plugins, types: types, cache: &merger.cache)
             for entry in chain.entries {
                 entry.plugin.bindUpstreams { config, key in runtime(key: key, config: config) }
             }
@@ -95,13 +122,14 @@ package final class RuntimeConfig {
             entries.append(RouteEntry(route: route, chain: chain, upstream: upstream, missingUpstreamId: missing,
                                       connectTimeout: timeout?.connect ?? 60,
                                       sendTimeout: timeout?.send ?? 60,
-                                      readTimeout: timeout?.read ?? 60))
+                                      readTimeout: timeout?.read ?? 60, consumers: consumers, merger: merger))
         }
         routes = entries
         unmatched = global.entries.isEmpty ? nil
             : RouteEntry(route: Route(id: "", uris: []), chain: global, upstream: nil, missingUpstreamId: nil,
-                         connectTimeout: 60, sendTimeout: 60, readTimeout: 60)
+                         connectTimeout: 60, sendTimeout: 60, readTimeout: 60, consumers: consumers)
         upstreams = table
+        self.merger = merger
         router = Router(routes: entries.map(\.route))
         // Pools of upstreams that are gone or changed are closed; their leased connections close
         // when released.
@@ -110,6 +138,7 @@ package final class RuntimeConfig {
                 old.pool.retired = true
                 old.pool.drain()
             }
+            previous.merger.retire()
         }
     }
 }

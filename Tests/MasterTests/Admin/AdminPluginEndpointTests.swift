@@ -21,9 +21,12 @@ import TestSupport
 
         let all = try admin.call("GET", "/apisix/admin/plugins?all=true")
         #expect(all.status == 200)
-        #expect(all.json.objectValue?.keys.sorted() == ["openfunction", "proxy-rewrite", "request-id", "response-rewrite"])
+        #expect(all.json.objectValue?.keys.sorted() == ["key-auth", "openfunction", "proxy-rewrite", "request-id", "response-rewrite"])
         #expect(all.json["openfunction"]?["priority"] == -1902)
         #expect(all.json["request-id"]?["schema"] != nil)
+        #expect(all.json["key-auth"]?["type"] == "auth")
+        #expect(all.json["key-auth"]?["consumer_schema"]?["required"] == .array(["key"]))
+        #expect(try admin.call("GET", "/apisix/admin/plugins/key-auth?schema_type=consumer").json["required"] == .array(["key"]))
 
         #expect(try admin.call("GET", "/apisix/admin/schema/service").json["additionalProperties"] == false)
         #expect(try admin.call("GET", "/apisix/admin/schema/global_rule").json["required"] == .array(["id", "plugins"]))

@@ -198,7 +198,7 @@ import TestSupport
             ("PUT", "/apisix/admin/upstreams/1", #"{"nodes":{"127.0.0.1:1980":1},"retries":-1}"#, 400,
              #"invalid configuration: property "retries" validation failed: expected -1 to be at least 0"#),
             ("PUT", "/apisix/admin/ssls/1", "{}", 400, "ssls is not supported"),
-            ("GET", "/apisix/admin/consumers", nil, 400, "consumers is not supported"),
+            ("GET", "/apisix/admin/plugin_metadata/key-auth", nil, 400, "plugin_metadata is not supported"),
             ("GET", "/apisix/admin/foo", nil, 404, "Unsupported resource type: foo"),
             ("PUT", "/apisix/admin/routes/1?ttl=x", #"{"uri":"/a"}"#, 400, "invalid argument ttl: should be a number"),
         ]
@@ -226,7 +226,7 @@ import TestSupport
     @Test func otherEndpoints() throws {
         let admin = try AdminFixture()
         let plugins = try admin.call("GET", "/apisix/admin/plugins/list")
-        #expect(plugins.status == 200 && plugins.bodyText == "[\"request-id\",\"proxy-rewrite\",\"response-rewrite\",\"openfunction\"]\n")
+        #expect(plugins.status == 200 && plugins.bodyText == "[\"request-id\",\"key-auth\",\"proxy-rewrite\",\"response-rewrite\",\"openfunction\"]\n")
         let valid = try admin.call("POST", "/apisix/admin/schema/validate/routes", #"{"uri":"/a","upstream_id":"9"}"#)
         #expect(valid.status == 200 && valid.body.isEmpty)
         let invalid = try admin.call("POST", "/apisix/admin/schema/validate/upstreams", #"{"nodes":{},"retries":-1}"#)
