@@ -123,16 +123,25 @@ final class AdminAPI {
     /// A resource request that passed every check of `immediate`.
     private func dispatch(_ request: AdminRequest, _ descriptor: ResourceDescriptor, _ store: any AdminStore,
                           _ body: JSONValue?, respond: @escaping (AdminResponse) -> Void) {
-        let segments = request.path.dropFirst(AdminAPI.prefix.count + 1)
-            .split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        let id = segments.count > 1 && !segments[1].isEmpty ? segments[1] : nil
-        let subPath = segments.count > 2 ? segments[2...].joined(separator: "/") : nil
+        var segments = request.path.dropFirst(AdminAPI.prefix.count + 1)
+            .split(separator: "/", omittingEmptySubsequences: false).map(String.init)[...]
+        var descriptor = descriptor
+        var idPrefix = ""
+        // admin/init.lua: `/consumers/<username>/credentials[/<id>]` is the credentials resource.
+        if descriptor.name == "consumers", segments.count >= 3, segments[2] == "credentials", !segments[1].isEmpty {
+            descriptor = .credentials
+            idPrefix = segments[1] + "/credentials/"
+            segments = segments.dropFirst(2)
+        }
+        let id = segments.count > 1 && !segments[segments.startIndex + 1].isEmpty ? segments[segments.startIndex + 1] : nil
+        let subPath = segments.count > 2 ? segments.dropFirst(2).joined(separator: "/") : nil
         // APISIX's PUT/GET/DELETE ignore what follows the id, so `PUT /routes/a/b` (or
         // `/routes/a%2Fb`, decoded first) would write route `a`: refused instead.
         if let subPath, !subPath.isEmpty, request.method != "PATCH", let id {
             return respond(AdminResponse.error(400, "invalid \(descriptor.kind) id [\(id)/\(subPath)]: only PATCH takes a sub path"))
         }
-        let resource = Resource(descriptor: descriptor, store: store, plugins: plugins, committed: committed)
+        let resource = Resource(descriptor: descriptor, store: store, plugins: plugins, committed: committed,
+                                idPrefix: idPrefix)
         let version = settings.apiVersion
         resource.handle(method: request.method, id: id, subPath: subPath, body: body, query: request.query) { response in
             var response = response
@@ -179,7 +188,7 @@ final class AdminAPI {
 
     /// `POST /apisix/admin/schema/validate/<resource>`: the JSON schema alone, message unprefixed.
     private func validate(resource name: String, _ request: AdminRequest) -> AdminResponse {
-        guard let descriptor = ResourceDescriptor.served[name] else {
+        guard let descriptor = ResourceDescriptor.served[name] ?? (name == "credentials" ? .credentials : nil) else {
             if ResourceDescriptor.notYetSupported.contains(name) { return AdminResponse.error(400, "\(name) is not supported") }
             return AdminResponse.error(404, "Unsupported resource type: \(name)")
         }

@@ -13,11 +13,23 @@ struct Resource {
     let plugins: PluginSchemaLookup
     /// Called after every commit, to publish the new state.
     let committed: () -> Void
+    /// What turns a URL id into the store's: `jack/credentials/` for the credentials of consumer
+    /// `jack` (stored beside it, as etcd keys them); empty for every other resource.
+    var idPrefix = ""
 
     private var environment: CheckEnvironment { CheckEnvironment(plugins: plugins, store: store) }
+    /// The store section: `consumers` for credentials too.
+    private var section: String { descriptor.section ?? descriptor.name }
 
-    /// `/apisix/<name>/<id>`: the key APISIX shows.
-    private func key(_ id: String) -> String { "/apisix/\(descriptor.name)/\(id)" }
+    /// `/apisix/<section>/<store id>`: the key APISIX shows.
+    private func key(_ storeId: String) -> String { "/apisix/\(section)/\(storeId)" }
+
+    /// Whether the store id `storeId` of `section` is one of this resource's: a consumer's
+    /// credentials are not consumers.
+    private func isMine(_ storeId: String) -> Bool {
+        guard storeId.hasPrefix(idPrefix) else { return false }
+        return !storeId.dropFirst(idPrefix.count).contains("/")
+    }
 
     /// Runs `method` on `id` (nil when the URL has none) with `subPath` (the segments after the
     /// id, joined by `/`; nil when there are none) and the parsed body.
@@ -28,7 +40,7 @@ struct Resource {
             return respond(AdminResponse.error(405, "not supported `\(method)` method for \(descriptor.kind)"))
         }
         switch method {
-        case "GET": respond(id.map(get) ?? list(query))
+        case "GET": respond(id.map { get(idPrefix + $0) } ?? list(query))
         case "PUT": put(id: id, body: body, respond: respond)
         case "POST": post(id: id, body: body, respond: respond)
         case "DELETE": delete(id: id, force: query["force"] == "true", respond: respond)
@@ -41,9 +53,9 @@ struct Resource {
 
     private static let keyNotFound = AdminResponse.json(404, .object(["message": "Key not found"]))
 
-    private func get(_ id: String) -> AdminResponse {
-        guard let item = store.item(descriptor.name, id) else { return Resource.keyNotFound }
-        return AdminResponse.json(200, node(id, item))
+    private func get(_ storeId: String) -> AdminResponse {
+        guard isMine(storeId), let item = store.item(section, storeId) else { return Resource.keyNotFound }
+        return AdminResponse.json(200, node(storeId, item))
     }
 
     private func node(_ id: String, _ item: StoredItem) -> JSONValue {
@@ -52,7 +64,9 @@ struct Resource {
     }
 
     private func list(_ query: [String: String]) -> AdminResponse {
-        let items = store.items(descriptor.name)
+        let items = store.items(section).filter { isMine($0.key) }
+        // etcd has no directory key for a consumer's credentials: an empty range is 404.
+        if items.isEmpty, !idPrefix.isEmpty { return Resource.keyNotFound }
         // etcd returns a range in key byte order.
         var ids = items.keys.sorted { Array(key($0).utf8).lexicographicallyPrecedes(Array(key($1).utf8)) }
         ids = ids.filter { matchesFilters(items[$0]!.value, query) }
@@ -92,20 +106,26 @@ struct Resource {
                            allowTimestamps: Bool) -> Result<(id: String, value: JSONValue), AdminError> {
         guard var value = body else { return .failure(AdminError("missing configurations")) }
         var members = value.objectValue
-        let bodyId = members?["id"]
-        let id: String? = urlId ?? bodyId.map(Resource.luaString)
-        if needId, id == nil { return .failure(AdminError("missing \(descriptor.kind) id")) }
-        if !needId, id != nil { return .failure(AdminError("wrong \(descriptor.kind) id, do not need it")) }
-        if let urlId, let bodyId, Resource.luaString(bodyId) != urlId {
-            return .failure(AdminError("wrong \(descriptor.kind) id"))
-        }
-        // A URL id is stored as a string; an id only in the body keeps its JSON type.
-        if let urlId, members != nil {
-            members!["id"] = .string(urlId)
-            value = .object(members!)
+        let id: String?
+        if let nameField = descriptor.nameField {
+            // A consumer: its username is its id, and it gets no `id` member.
+            id = urlId ?? members?[nameField].map(Resource.luaString)
+        } else {
+            let bodyId = members?["id"]
+            id = urlId ?? bodyId.map(Resource.luaString)
+            if needId, id == nil { return .failure(AdminError("missing \(descriptor.kind) id")) }
+            if !needId, id != nil { return .failure(AdminError("wrong \(descriptor.kind) id, do not need it")) }
+            if let urlId, let bodyId, Resource.luaString(bodyId) != urlId {
+                return .failure(AdminError("wrong \(descriptor.kind) id"))
+            }
+            // A URL id is stored as a string; an id only in the body keeps its JSON type.
+            if let urlId, members != nil {
+                members!["id"] = .string(urlId)
+                value = .object(members!)
+            }
         }
         if !allowTimestamps, let message = forbiddenProperty(value) { return .failure(AdminError(message)) }
-        let storeId = id ?? ""
+        let storeId = id.map { idPrefix + $0 } ?? ""
         if let error = descriptor.check(value, storeId, environment) { return .failure(AdminError(error.message)) }
         return .success((storeId, withDefaults(value)))
     }
@@ -150,13 +170,17 @@ struct Resource {
         case .failure(let error): return respond(AdminResponse.error(400, error.message))
         case .success(let result): checked = result
         }
-        let previous = store.item(descriptor.name, checked.id)
+        // admin/resource.lua: a credential is written only beside its consumer.
+        if !idPrefix.isEmpty, store.item(section, String(idPrefix.dropLast("/credentials/".count))) == nil {
+            return respond(AdminResponse.error(404, "consumer not found"))
+        }
+        let previous = store.item(section, checked.id)
         let now = JSONValue.number(Double(time(nil)))
         let value = Resource.withMembers(checked.value) { members in
             members["create_time"] = previous?.value["create_time"] ?? now
             members["update_time"] = now
         }
-        write(.put(resource: descriptor.name, id: checked.id, value: value, ifModifiedIndex: nil), id: checked.id,
+        write(.put(resource: section, id: checked.id, value: value, ifModifiedIndex: nil), id: checked.id,
               status: nil, respond: respond)
     }
 
@@ -176,7 +200,7 @@ struct Resource {
                         members["create_time"] = now
                         members["update_time"] = now
                     }
-                    write(.put(resource: descriptor.name, id: id, value: value, ifModifiedIndex: nil), id: id,
+                    write(.put(resource: section, id: id, value: value, ifModifiedIndex: nil), id: id,
                           status: 201, respond: respond)
                 }
             }
@@ -188,15 +212,33 @@ struct Resource {
         if !force, let deleteCheck = descriptor.deleteCheck, let message = deleteCheck(id, store) {
             return respond(AdminResponse.error(400, message))
         }
-        guard store.item(descriptor.name, id) != nil else { return respond(Resource.keyNotFound) }
-        let key = key(id)
-        let committed = committed
-        store.write(.delete(resource: descriptor.name, id: id)) { result in
+        let storeId = idPrefix + id
+        // A consumer's credentials go first (resource.lua's `rmdir`), even when it is missing.
+        let credentials = descriptor.nameField == nil ? [] :
+            store.items(section).keys.filter { $0.hasPrefix(storeId + "/credentials/") }.sorted()
+        guard isMine(storeId), store.item(section, storeId) != nil || !credentials.isEmpty else {
+            return respond(Resource.keyNotFound)
+        }
+        let key = key(storeId)
+        deleteInOrder(credentials + [storeId]) { result in
             switch result {
             case .failure(let failure): respond(Resource.response(failure))
             case .success:
-                committed()
                 respond(AdminResponse.json(200, .object(["deleted": "1", "key": .string(key)])))
+            }
+        }
+    }
+
+    /// Deletes `storeIds` one after the other, publishing after each; the first failure ends it.
+    private func deleteInOrder(_ storeIds: [String], done: @escaping (Result<Void, StoreWriteFailure>) -> Void) {
+        guard let first = storeIds.first else { return done(.success(())) }
+        let committed = committed
+        store.write(.delete(resource: section, id: first)) { [self] result in
+            switch result {
+            case .failure(let failure): done(.failure(failure))
+            case .success:
+                committed()
+                deleteInOrder(Array(storeIds.dropFirst()), done: done)
             }
         }
     }
@@ -206,7 +248,9 @@ struct Resource {
         guard let body else { return respond(AdminResponse.error(400, "missing new configuration")) }
         let subPath = subPath ?? ""
         if subPath.isEmpty, body.objectValue == nil { return respond(AdminResponse.error(400, "invalid configuration")) }
-        guard let previous = store.item(descriptor.name, id) else { return respond(Resource.keyNotFound) }
+        guard isMine(idPrefix + id), let previous = store.item(section, idPrefix + id) else {
+            return respond(Resource.keyNotFound)
+        }
         let now = JSONValue.number(Double(time(nil)))
         var merged: JSONValue
         if subPath.isEmpty {
@@ -230,8 +274,8 @@ struct Resource {
         case .failure(let error): respond(AdminResponse.error(400, error.message))
         case .success(let checked):
             // Compare-and-swap on the revision the merge started from.
-            write(.put(resource: descriptor.name, id: id, value: checked.value, ifModifiedIndex: previous.modifiedIndex),
-                  id: id, status: 200, respond: respond)
+            write(.put(resource: section, id: checked.id, value: checked.value, ifModifiedIndex: previous.modifiedIndex),
+                  id: checked.id, status: 200, respond: respond)
         }
     }
 

@@ -40,6 +40,11 @@ struct ResourceDescriptor: Sendable {
     /// Its plugins are checked, filled and encrypted with their consumer schemas (consumers,
     /// credentials).
     var consumerPlugins = false
+    /// The store section when not `name` (credentials live under `consumers`).
+    var section: String?
+    /// The body member that is the id, when it is not `id` (a consumer's `username`): the URL's
+    /// must equal it, and the stored value gets no `id` (admin/resource.lua `no_id_res`).
+    var nameField: String?
 
     /// The check of a resource the data plane serves: `ConfigItem.check`, the one the providers
     /// run, against the store's references.
@@ -85,7 +90,8 @@ struct ResourceDescriptor: Sendable {
 
     /// The resources Sluice serves, by URL segment.
     static let served: [String: ResourceDescriptor] = Dictionary(
-        uniqueKeysWithValues: [routes, upstreams, services, pluginConfigs, globalRules].map { ($0.name, $0) })
+        uniqueKeysWithValues: [routes, upstreams, services, pluginConfigs, globalRules, consumerGroups, consumers]
+            .map { ($0.name, $0) })
 
     /// The lowest id (key order) of the objects of `resource` whose `field` refers to `id`
     /// (compared as strings, as APISIX's `tostring`).
@@ -96,8 +102,8 @@ struct ResourceDescriptor: Sendable {
     /// APISIX resources Sluice does not have yet: 400 `<name> is not supported` (the differences
     /// table of apisix-compat.md) rather than APISIX's `Unsupported resource type`.
     static let notYetSupported: Set<String> = [
-        "consumers", "credentials", "ssls", "plugin_metadata",
-        "stream_routes", "protos", "secrets", "consumer_groups", "graphql_cost_decorations", "schema", "plugins",
+        "ssls", "plugin_metadata",
+        "stream_routes", "protos", "secrets", "graphql_cost_decorations", "schema", "plugins",
     ]
 }
 

@@ -185,7 +185,8 @@ final class EtcdStore: AdminStore {
         if let kept = previous[resource]?[id] { entries[resource]![id] = kept }
     }
 
-    /// `/apisix/routes/1` → ("routes", "1"); nil for other resources, directory markers
+    /// `/apisix/routes/1` → ("routes", "1"), `/apisix/consumers/jack/credentials/a` →
+    /// ("consumers", "jack/credentials/a"); nil for other resources, directory markers
     /// (`/apisix/routes/`), `gen_id` and anything deeper.
     private func split(_ key: String) -> (String, String)? {
         guard key.hasPrefix(prefix + "/") else { return nil }
@@ -193,7 +194,8 @@ final class EtcdStore: AdminStore {
         guard let slash = rest.firstIndex(of: "/") else { return nil }
         let resource = String(rest[..<slash])
         let id = String(rest[rest.index(after: slash)...])
-        guard EtcdStore.resources.contains(resource), !id.isEmpty, !id.contains("/") else { return nil }
+        guard EtcdStore.resources.contains(resource), !id.isEmpty else { return nil }
+        guard !id.contains("/") || (resource == "consumers" && Consumer.credentialKey(id) != nil) else { return nil }
         return (resource, id)
     }
 
@@ -210,12 +212,13 @@ final class EtcdStore: AdminStore {
     }
 
     /// Validates `value` as an Admin API write would (its `id` set to the key's, as APISIX's data
-    /// plane does) and builds the entry.
+    /// plane does, except for consumers and credentials, keyed by username and path) and builds
+    /// the entry.
     private func entry(_ resource: String, _ id: String, _ value: JSONValue, created: Int, modified: Int) -> Result<Entry, CheckError> {
         guard case .object(var members) = value else {
             return .failure(CheckError(.schema, "invalid configuration: wrong type: expected object, got \(value.luaTypeName)"))
         }
-        members["id"] = .string(id)
+        if resource != "consumers" { members["id"] = .string(id) }
         let stored = JSONValue.object(members)
         let item = StoredItem(value: stored, createdIndex: created, modifiedIndex: modified)
         return ConfigItem.check(resource: resource, json: stored, id: id, plugins: plugins,
