@@ -34,6 +34,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <openssl/rand.h>
+#include <openssl/evp.h>
 
 // Macros and variadics the Clang importer cannot see, as functions.
 static inline int sluice_wifexited(int status) { return WIFEXITED(status); }

@@ -124,7 +124,7 @@ final class ControlProcess {
         if context.announceAtStart || publisher.current == nil { publisher.announceStored() }
         let config = context.config
         let publisher = publisher
-        let etcd = EtcdStore(base: base, settings: config.etcd, logger: logger, plugins: PluginCatalog.lookup(config),
+        let etcd = EtcdStore(base: base, settings: config.etcd, cipher: config.dataEncryption.fieldCipher, logger: logger, plugins: PluginCatalog.lookup(config),
                              publish: { publisher.publish($0, announceUnchanged: false) })
         self.etcd = etcd
         etcd.start()

@@ -39,6 +39,8 @@ final class EtcdStore: AdminStore {
     private let base: OpaquePointer
     private let logger: Logger
     private let plugins: PluginSchemaLookup
+    /// `apisix.data_encryption`: the plugin fields stored encrypted (nil: none).
+    private let cipher: FieldCipher?
     private let publish: (ConfigSnapshot) -> Void
     /// `/apisix`: keys are `/apisix/routes/<id>`.
     let prefix: String
@@ -61,12 +63,13 @@ final class EtcdStore: AdminStore {
     private var restartTimer: EventHandle?
     private var publishPending = false
 
-    init(base: OpaquePointer, settings: EtcdSettings, logger: Logger, plugins: @escaping PluginSchemaLookup,
+    init(base: OpaquePointer, settings: EtcdSettings, cipher: FieldCipher?, logger: Logger, plugins: @escaping PluginSchemaLookup,
          publish: @escaping (ConfigSnapshot) -> Void) {
         self.base = base
         self.client = EtcdClient(base: base, settings: settings)
         self.logger = logger
         self.plugins = plugins
+        self.cipher = cipher
         self.publish = publish
         self.prefix = settings.prefix == "/" ? "" : settings.prefix
         let context = Unmanaged.passUnretained(self).toOpaque()
@@ -159,7 +162,7 @@ final class EtcdStore: AdminStore {
             for (id, kv) in found[resource] ?? [] {
                 guard let created = EtcdClient.int(kv["create_revision"]), let modified = EtcdClient.int(kv["mod_revision"])
                 else { continue }
-                switch decode(kv["value"], key: "\(prefix)/\(resource)/\(id)") {
+                switch decode(kv["value"], key: "\(prefix)/\(resource)/\(id)", resource: resource) {
                 case .failure(let error): skip(resource, id, modified, error.message, keepingFrom: previous)
                 case .success(let value):
                     switch entry(resource, id, value, created: created, modified: modified) {
@@ -199,16 +202,30 @@ final class EtcdStore: AdminStore {
         return (resource, id)
     }
 
-    /// A value of etcd's (base64 JSON) as JSON, or why it is not.
-    private func decode(_ value: JSONValue?, key: String) -> Result<JSONValue, EtcdError> {
+    /// A value of etcd's (base64 JSON) as JSON with its plugins' encrypted fields decrypted, or
+    /// why it is not JSON. A field that does not decrypt is kept as stored (a node with
+    /// encryption off wrote it), with an error line.
+    private func decode(_ value: JSONValue?, key: String, resource: String) -> Result<JSONValue, EtcdError> {
         guard let bytes = value?.stringValue.flatMap(Base64.decode) ?? (value == nil ? [] : nil) else {
             return .failure(EtcdError("the value is not base64"))
         }
+        let json: JSONValue
         do {
-            return .success(try JSONValue.parse(bytes))
+            json = try JSONValue.parse(bytes)
         } catch {
             return .failure(EtcdError("invalid JSON: \(error.message)"))
         }
+        guard let cipher else { return .success(json) }
+        return .success(DataEncryption.transformFields(json, consumer: resource == "consumers", plugins: plugins,
+                                                       cipher.decrypt) { [logger] plugin, field in
+            logger.error("failed to decrypt the conf of plugin [\(plugin)] key [\(field)], err: decrypt failed")
+        })
+    }
+
+    /// What etcd stores of `value`: its plugins' `encrypt_fields` encrypted (APISIX's bytes).
+    private func encrypted(_ value: JSONValue, resource: String) -> JSONValue {
+        guard let cipher else { return value }
+        return DataEncryption.transformFields(value, consumer: resource == "consumers", plugins: plugins, cipher.encrypt)
     }
 
     /// Validates `value` as an Admin API write would (its `id` set to the key's, as APISIX's data
@@ -297,7 +314,7 @@ final class EtcdStore: AdminStore {
         }
         let created = EtcdClient.int(kv["create_revision"]) ?? modified
         let value: JSONValue
-        switch decode(kv["value"], key: key) {
+        switch decode(kv["value"], key: key, resource: resource) {
         case .failure(let error):
             logger.error("etcd: skipped invalid \(key) (mod_revision \(modified)): \(error.message)")
             return false
@@ -383,7 +400,8 @@ final class EtcdStore: AdminStore {
         switch write {
         case .put(let resource, let id, let value, let expected):
             let key = "\(prefix)/\(resource)/\(id)"
-            let put: JSONValue = .object(["key": EtcdClient.key(key), "value": .string(Base64.encodedText(value.jsonBytes)),
+            let stored = encrypted(value, resource: resource).jsonBytes
+            let put: JSONValue = .object(["key": EtcdClient.key(key), "value": .string(Base64.encodedText(stored)),
                                           "prev_kv": true])
             let path: String
             let body: JSONValue

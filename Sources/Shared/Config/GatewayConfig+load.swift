@@ -45,7 +45,7 @@ private struct ConfigYAMLLoader {
 
     /// Mappings Sluice descends into.
     static let sections: Set<String> = [
-        "", "apisix", "nginx_config", "nginx_config.event", "nginx_config.http", "nginx_config.http.upstream",
+        "", "apisix", "apisix.data_encryption", "nginx_config", "nginx_config.event", "nginx_config.http", "nginx_config.http.upstream",
         "deployment", "deployment.role_traditional", "deployment.role_data_plane", "deployment.admin",
         "deployment.etcd",
     ]
@@ -58,7 +58,7 @@ private struct ConfigYAMLLoader {
         "apisix.enable_http2", "apisix.show_upstream_status_in_response_header", "apisix.proxy_cache", "apisix.router",
         "apisix.delete_uri_tail_slash", "apisix.normalize_uri_like_servlet", "apisix.resolver_timeout",
         "apisix.dns_resolver", "apisix.dns_resolver_valid", "apisix.enable_resolv_search_opt", "apisix.proxy_mode",
-        "apisix.stream_proxy", "apisix.proxy_protocol", "apisix.data_encryption", "apisix.enable_control",
+        "apisix.stream_proxy", "apisix.proxy_protocol", "apisix.enable_control",
         "apisix.control", "apisix.extra_lua_path", "apisix.extra_lua_cpath", "apisix.lua_module_hook",
         "apisix.trusted_addresses", "apisix.disable_sync_configuration_during_start", "apisix.events",
         "apisix.tracing", "apisix.status", "apisix.enable_server_tokens_header", "apisix.node_listen_http2",
@@ -112,6 +112,29 @@ private struct ConfigYAMLLoader {
             config.plugins = names
         case "apisix.node_listen": config.nodeListen = try listen(node, keyPath)
         case "apisix.enable_server_tokens": config.enableServerTokens = try bool(node, keyPath)
+        case "apisix.data_encryption.enable_encrypt_fields": config.dataEncryption.enableEncryptFields = try bool(node, keyPath)
+        case "apisix.data_encryption.keyring":
+            // A single string is accepted as a one-key ring (cli/schema.lua).
+            let keys: [String]
+            if let text = node.scalar?.string, node.null == nil {
+                keys = [text]
+            } else if node.null != nil {
+                keys = []
+            } else {
+                guard case .sequence(let items) = node else { throw invalid(node, keyPath, "a list of 16 or 32 byte keys") }
+                keys = try items.map { (item: Node) throws(ConfigError) -> String in
+                    guard let text = item.scalar?.string else { throw invalid(item, keyPath, "a list of 16 or 32 byte keys") }
+                    return text
+                }
+            }
+            if keys.isEmpty {
+                config.dataEncryption.cipher = nil
+            } else {
+                guard let cipher = FieldCipher(keyring: keys) else {
+                    throw invalid(node, keyPath, "keys of 16 bytes (AES-128-CBC) or 32 bytes (AES-256-CBC)")
+                }
+                config.dataEncryption.cipher = cipher
+            }
         case "nginx_config.worker_processes":
             if node.scalar?.string == "auto" {
                 config.workerProcesses = nil

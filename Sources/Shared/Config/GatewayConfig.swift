@@ -56,6 +56,8 @@ package struct GatewayConfig: Sendable, Equatable {
     package var admin = AdminSettings()
     /// `deployment.etcd`: the cluster of the `etcd` provider.
     package var etcd = EtcdSettings()
+    /// `apisix.data_encryption`: the secrets the `etcd` provider stores encrypted.
+    package var dataEncryption = DataEncryption()
     /// `nginx_config.http.lua_shared_dict` merged over APISIX's defaults, plus
     /// `nginx_config.http.custom_lua_shared_dict`: shared zone name → bytes. The master maps one
     /// zone per entry. Default: ``apisixSharedDicts``.

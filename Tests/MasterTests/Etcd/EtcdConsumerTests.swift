@@ -49,3 +49,47 @@ struct EtcdConsumerTests {
         })
     }
 }
+
+/// Field encryption with the etcd provider (resources.md section 9): Sluice stores APISIX's
+/// ciphertext, reads what an APISIX node stored (either keyring key), shows plaintext, and
+/// serves a plaintext value a node with encryption off wrote, with APISIX's error line.
+@Suite(.serialized, .requires(EtcdServer.binary))
+struct EtcdEncryptionTests {
+    @Test func encryptedFields() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let etcd = try EtcdServer()
+        try etcd.put("/apisix/consumers/", "init_dir")
+        // `auth-two` encrypted with the second default key, as t/node/data_encrypt.t stores it.
+        try etcd.put("/apisix/consumers/two", #"{"username":"two","plugins":{"key-auth":{"key":"vU/ZHVJw7b0XscDJ1Fhtig=="}}}"#)
+        try etcd.put("/apisix/consumers/plain", #"{"username":"plain","plugins":{"key-auth":{"key":"written-plain"}}}"#)
+        try etcd.put("/apisix/routes/r1", #"{"id":"r1","uri":"/r1","plugins":{"key-auth":{}},"upstream":{"nodes":{"\#(upstream.address)":1}}}"#)
+        let node = try EtcdNode(etcd: etcd)
+        #expect(node.waitForSync())
+        func status(_ key: String) -> Int? {
+            try? HTTPClient.request(port: node.sluice.proxyPort, path: "/r1", headers: [("apikey", key)]).status
+        }
+        #expect(node.sluice.waitUntil(timeout: 10) { status("auth-two") == 200 })
+        #expect(status("vU/ZHVJw7b0XscDJ1Fhtig==") == 401, "the ciphertext is not the key")
+        #expect(status("written-plain") == 200)
+        #expect(node.sluice.errorLog.contains("failed to decrypt the conf of plugin [key-auth] key [key], err: decrypt failed"))
+        #expect(try node.admin("GET", "/consumers/two").json["value"]?["plugins"]?["key-auth"]?["key"] == "auth-two")
+
+        let written = try node.admin("PUT", "/consumers", #"{"username":"one","plugins":{"key-auth":{"key":"auth-one"}}}"#)
+        #expect(written.status == 201, "\(written.bodyText)")
+        #expect(written.json["value"]?["plugins"]?["key-auth"]?["key"] == "auth-one", "the echo shows plaintext")
+        let stored = try #require(try etcd.get("/apisix/consumers/one"))
+        #expect(try JSONValue.parse(stored.value)["plugins"]?["key-auth"]?["key"] == "4y+JvURBE6ZwRbbgaryrhg==")
+        #expect(try node.admin("GET", "/consumers/one").json["value"]?["plugins"]?["key-auth"]?["key"] == "auth-one")
+        #expect(node.sluice.waitUntil(timeout: 10) { status("auth-one") == 200 })
+        #expect(try node.admin("PUT", "/consumers/dup", #"{"username":"dup","plugins":{"key-auth":{"key":"auth-two"}}}"#).bodyText
+            .contains("duplicate key of plugin key-auth found with consumer: two"), "duplicates compare plaintext")
+
+        // A route's openfunction token is an encrypt field of the route schema.
+        let route = try node.admin("PUT", "/routes/fn", #"{"uri":"/fn","plugins":{"openfunction":{"function_uri":"http://127.0.0.1:1/x","authorization":{"service_token":"test:test"}}}}"#)
+        #expect(route.status == 201, "\(route.bodyText)")
+        let storedRoute = try #require(try etcd.get("/apisix/routes/fn"))
+        #expect(try JSONValue.parse(storedRoute.value)["plugins"]?["openfunction"]?["authorization"]?["service_token"]
+            == "i+k/QR735gLr6ce4Y+itJA==")
+    }
+}

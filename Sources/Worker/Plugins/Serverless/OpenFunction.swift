@@ -4,6 +4,7 @@ package import Shared
 /// Priority -1902, after authentication and limiting plugins. `authorization.service_token` is sent
 /// as `Authorization: Basic base64(token)` (the token as written: `user:pass`).
 package enum OpenFunction: ServerlessProvider {
+    package static let encryptFields = ["authorization.service_token"]
     package static let name = "openfunction"
     package static let priority = -1902
     /// Validated, unlike APISIX's (see the differences table): an object whose `service_token` is a string.

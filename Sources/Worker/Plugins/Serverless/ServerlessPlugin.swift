@@ -11,6 +11,12 @@ package protocol ServerlessProvider {
     static var authorizationSchema: Schema { get }
     /// The `Authorization` header value for a configuration, or nil to forward the client's.
     static func authorizationHeader(_ config: JSONValue) -> [UInt8]?
+    /// The schema's `encrypt_fields`: secrets stored encrypted in etcd.
+    static var encryptFields: [String] { get }
+}
+
+extension ServerlessProvider {
+    package static var encryptFields: [String] { [] }
 }
 
 /// The shared configuration schema (generic-upstream.lua), with the provider's authorization.
@@ -35,6 +41,7 @@ package class ServerlessPlugin<Provider: ServerlessProvider>: Plugin {
     package class var priority: Int { Provider.priority }
     package class var schema: Schema { serverlessSchema(authorization: Provider.authorizationSchema) }
     package class var phases: PluginPhases { .access }
+    package class var spec: PluginSpec { PluginSpec(schema: schema, encryptFields: Provider.encryptFields) }
 
     /// nil when `function_uri` cannot be used; then `failure` says why.
     let target: FunctionTarget?
