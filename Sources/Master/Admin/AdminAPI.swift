@@ -111,9 +111,9 @@ final class AdminAPI {
         } catch {
             return .answer(error.response)
         }
-        if let ttl = request.query["ttl"] {
-            guard Double(ttl) != nil else { return .answer(AdminResponse.error(400, "invalid argument ttl: should be a number")) }
-            return .answer(AdminResponse.error(400, "ttl is not supported"))
+        // `?ttl=<seconds>` on PUT, POST and PATCH: the object lapses then (Resource).
+        if let ttl = request.query["ttl"], Double(ttl) == nil {
+            return .answer(AdminResponse.error(400, "invalid argument ttl: should be a number"))
         }
         guard let store else { return .answer(AdminResponse.error(503, storeFailure)) }
         if let reason = store.unavailableReason { return .answer(AdminResponse.error(503, reason)) }

@@ -7,8 +7,9 @@ import Shared
 /// One write the Admin API asks of a store.
 enum StoreWrite {
     /// Create or replace `id`. With `ifModifiedIndex`, only while the stored item's
-    /// `modifiedIndex` still is that (compare-and-swap, PATCH).
-    case put(resource: String, id: String, value: JSONValue, ifModifiedIndex: Int?)
+    /// `modifiedIndex` still is that (compare-and-swap, PATCH). With `ttl` (seconds), the key
+    /// lapses then (an etcd lease; `?ttl=`).
+    case put(resource: String, id: String, value: JSONValue, ifModifiedIndex: Int?, ttl: Double? = nil)
     case delete(resource: String, id: String)
 }
 
@@ -57,11 +58,12 @@ extension ConfigStore: AdminStore {
 
     func write(_ write: StoreWrite, done: @escaping (Result<StoreWriteResult, StoreWriteFailure>) -> Void) {
         switch write {
-        case .put(let resource, let id, let value, let expected):
+        case .put(let resource, let id, let value, let expected, let ttl):
             let previous = item(resource, id)
             if let expected, previous?.modifiedIndex != expected { return done(.failure(.changed)) }
             do {
-                let item = try commit(.put(resource: resource, id: id, value: value))
+                let item = try commit(.put(resource: resource, id: id, value: value,
+                                           expiresAt: ttl.map { ConfigStore.now() + $0 }))
                 done(.success(StoreWriteResult(item: item, existed: previous != nil)))
             } catch {
                 done(.failure(.unavailable(error.message)))

@@ -4,6 +4,8 @@
 // Format (`data/store.json`, mode 0600), one JSON document:
 //   {"format":"sluice-store/1","revision":R,
 //    "resources":{"routes":{"<id>":{"value":{...},"createdIndex":C,"modifiedIndex":M}},"upstreams":{...}}}
+// An item written with `?ttl=` also has "expiresAt" (seconds since the epoch): like an etcd lease,
+// it is gone from reads at that time and deleted (a commit) on the next second's tick.
 // `revision` is etcd's: every accepted write takes the next number (deletes too), it never goes
 // back, and POST ids are it, zero-padded to 20 digits.
 //
@@ -25,6 +27,8 @@ struct StoredItem: Equatable {
     var createdIndex: Int
     /// The revision of the last write to the key.
     var modifiedIndex: Int
+    /// When a `?ttl=` write lapses (seconds since the epoch); nil for none. The `local` store's.
+    var expiresAt: Double? = nil
 }
 
 /// The `local` provider's store. Confined to the control process's loop.
@@ -75,24 +79,61 @@ final class ConfigStore {
                 guard let value = item["value"], let created = item["createdIndex"]?.intValue,
                       let modified = item["modifiedIndex"]?.intValue
                 else { throw ConfigError("invalid store \(path): \(name)/\(id) lacks value or indexes") }
-                loaded[id] = StoredItem(value: value, createdIndex: created, modifiedIndex: modified)
+                loaded[id] = StoredItem(value: value, createdIndex: created, modifiedIndex: modified,
+                                        expiresAt: item["expiresAt"]?.numberValue)
             }
             resources[name] = loaded
         }
         self.revision = revision
         self.resources = resources
+        expiring = resources.values.reduce(0) { $0 + $1.values.filter { $0.expiresAt != nil }.count }
     }
 
-    /// The item `id` of `resource`, if stored.
-    func item(_ resource: String, _ id: String) -> StoredItem? { resources[resource]?[id] }
+    /// How many items have an `expiresAt`: reads filter only while some do.
+    private var expiring = 0
 
-    /// The items of `resource`, by id.
-    func items(_ resource: String) -> [String: StoredItem] { resources[resource] ?? [:] }
+    /// Seconds since the epoch, with a fraction.
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// The item `id` of `resource`, if stored (and its ttl has not lapsed).
+    func item(_ resource: String, _ id: String) -> StoredItem? {
+        guard let item = resources[resource]?[id] else { return nil }
+        if let expiresAt = item.expiresAt, expiresAt <= ConfigStore.now() { return nil }
+        return item
+    }
+
+    /// The items of `resource`, by id (those whose ttl lapsed left out).
+    func items(_ resource: String) -> [String: StoredItem] {
+        let all = resources[resource] ?? [:]
+        guard expiring > 0 else { return all }
+        let now = ConfigStore.now()
+        return all.filter { $0.value.expiresAt.map { $0 > now } ?? true }
+    }
+
+    /// Deletes the items whose ttl lapsed by `now`, one commit each (etcd's lease revokes are
+    /// revisions too); true when any was deleted. A failed commit leaves the rest for the next call.
+    func expire(now: Double) throws(ConfigError) -> Bool {
+        guard expiring > 0 else { return false }
+        var deleted = false
+        for (resource, items) in resources.sorted(by: { $0.key < $1.key }) {
+            for id in items.keys.sorted() where (items[id]!.expiresAt ?? .infinity) <= now {
+                try commit(.delete(resource: resource, id: id))
+                deleted = true
+            }
+        }
+        return deleted
+    }
 
     /// What one commit does.
     enum Change {
-        /// Create or replace `id` with `value` (the revision numbers are the store's business).
-        case put(resource: String, id: String, value: JSONValue)
+        /// Create or replace `id` with `value` (the revision numbers are the store's business),
+        /// lapsing at `expiresAt` when given (a put without one keeps the key for good, as a put
+        /// without a lease does in etcd).
+        case put(resource: String, id: String, value: JSONValue, expiresAt: Double? = nil)
         case delete(resource: String, id: String)
     }
 
@@ -108,9 +149,9 @@ final class ConfigStore {
         var updated = resources
         var written: StoredItem?
         switch change {
-        case .put(let resource, let id, let value):
-            let created = resources[resource]?[id]?.createdIndex ?? next
-            let item = StoredItem(value: value, createdIndex: created, modifiedIndex: next)
+        case .put(let resource, let id, let value, let expiresAt):
+            let created = self.item(resource, id)?.createdIndex ?? next
+            let item = StoredItem(value: value, createdIndex: created, modifiedIndex: next, expiresAt: expiresAt)
             updated[resource, default: [:]][id] = item
             written = item
         case .delete(let resource, let id):
@@ -119,6 +160,7 @@ final class ConfigStore {
         try SnapshotFile.write(bytes: ConfigStore.encode(revision: next, resources: updated), to: path)
         revision = next
         resources = updated
+        expiring = resources.values.reduce(0) { $0 + $1.values.filter { $0.expiresAt != nil }.count }
         return written
     }
 
@@ -126,8 +168,10 @@ final class ConfigStore {
         var sections: [String: JSONValue] = [:]
         for (name, items) in resources {
             sections[name] = .object(items.mapValues { item in
-                .object(["value": item.value, "createdIndex": .number(Double(item.createdIndex)),
-                         "modifiedIndex": .number(Double(item.modifiedIndex))])
+                var fields: [String: JSONValue] = ["value": item.value, "createdIndex": .number(Double(item.createdIndex)),
+                                                   "modifiedIndex": .number(Double(item.modifiedIndex))]
+                if let expiresAt = item.expiresAt { fields["expiresAt"] = .number(expiresAt) }
+                return .object(fields)
             })
         }
         let document: JSONValue = .object([

@@ -39,12 +39,14 @@ struct Resource {
         if descriptor.refusedMethods.contains(method) {
             return respond(AdminResponse.error(405, "not supported `\(method)` method for \(descriptor.kind)"))
         }
+        // resource.lua passes `args.ttl` to etcd's set: a lease of that many seconds.
+        let ttl = query["ttl"].flatMap(Double.init).flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
         switch method {
         case "GET": respond(id.map { get(idPrefix + $0) } ?? list(query))
-        case "PUT": put(id: id, body: body, respond: respond)
-        case "POST": post(id: id, body: body, respond: respond)
+        case "PUT": put(id: id, body: body, ttl: ttl, respond: respond)
+        case "POST": post(id: id, body: body, ttl: ttl, respond: respond)
         case "DELETE": delete(id: id, force: query["force"] == "true", respond: respond)
-        case "PATCH": patch(id: id, subPath: subPath, body: body, respond: respond)
+        case "PATCH": patch(id: id, subPath: subPath, body: body, ttl: ttl, respond: respond)
         default: respond(AdminResponse.error(404, "not found"))
         }
     }
@@ -110,6 +112,12 @@ struct Resource {
         if let nameField = descriptor.nameField {
             // A consumer: its username is its id, and it gets no `id` member.
             id = urlId ?? members?[nameField].map(Resource.luaString)
+        } else if descriptor.urlIdOnly {
+            id = urlId
+            if let urlId, members != nil {
+                members!["id"] = .string(urlId)
+                value = .object(members!)
+            }
         } else {
             let bodyId = members?["id"]
             id = urlId ?? bodyId.map(Resource.luaString)
@@ -164,7 +172,7 @@ struct Resource {
         }
     }
 
-    private func put(id urlId: String?, body: JSONValue?, respond: @escaping (AdminResponse) -> Void) {
+    private func put(id urlId: String?, body: JSONValue?, ttl: Double?, respond: @escaping (AdminResponse) -> Void) {
         let checked: (id: String, value: JSONValue)
         switch checkConf(urlId: urlId, body: body, needId: true, allowTimestamps: false) {
         case .failure(let error): return respond(AdminResponse.error(400, error.message))
@@ -176,15 +184,15 @@ struct Resource {
         }
         let previous = store.item(section, checked.id)
         let now = JSONValue.number(Double(time(nil)))
-        let value = Resource.withMembers(checked.value) { members in
+        let value = !descriptor.timestamps ? checked.value : Resource.withMembers(checked.value) { members in
             members["create_time"] = previous?.value["create_time"] ?? now
             members["update_time"] = now
         }
-        write(.put(resource: section, id: checked.id, value: value, ifModifiedIndex: nil), id: checked.id,
+        write(.put(resource: section, id: checked.id, value: value, ifModifiedIndex: nil, ttl: ttl), id: checked.id,
               status: nil, respond: respond)
     }
 
-    private func post(id urlId: String?, body: JSONValue?, respond: @escaping (AdminResponse) -> Void) {
+    private func post(id urlId: String?, body: JSONValue?, ttl: Double?, respond: @escaping (AdminResponse) -> Void) {
         switch checkConf(urlId: urlId, body: body, needId: false, allowTimestamps: false) {
         case .failure(let error): return respond(AdminResponse.error(400, error.message))
         case .success(let checked):
@@ -200,7 +208,7 @@ struct Resource {
                         members["create_time"] = now
                         members["update_time"] = now
                     }
-                    write(.put(resource: section, id: id, value: value, ifModifiedIndex: nil), id: id,
+                    write(.put(resource: section, id: id, value: value, ifModifiedIndex: nil, ttl: ttl), id: id,
                           status: 201, respond: respond)
                 }
             }
@@ -243,7 +251,7 @@ struct Resource {
         }
     }
 
-    private func patch(id: String?, subPath: String?, body: JSONValue?, respond: @escaping (AdminResponse) -> Void) {
+    private func patch(id: String?, subPath: String?, body: JSONValue?, ttl: Double?, respond: @escaping (AdminResponse) -> Void) {
         guard let id else { return respond(AdminResponse.error(400, "missing \(descriptor.kind) id")) }
         guard let body else { return respond(AdminResponse.error(400, "missing new configuration")) }
         let subPath = subPath ?? ""
@@ -274,7 +282,7 @@ struct Resource {
         case .failure(let error): respond(AdminResponse.error(400, error.message))
         case .success(let checked):
             // Compare-and-swap on the revision the merge started from.
-            write(.put(resource: section, id: checked.id, value: checked.value, ifModifiedIndex: previous.modifiedIndex),
+            write(.put(resource: section, id: checked.id, value: checked.value, ifModifiedIndex: previous.modifiedIndex, ttl: ttl),
                   id: checked.id, status: 200, respond: respond)
         }
     }

@@ -80,3 +80,17 @@ extension ResourceDescriptor {
         return nil
     }
 }
+
+extension ResourceDescriptor {
+    /// `/apisix/plugin_metadata/<plugin>` (admin/plugin_metadata.lua): PUT, GET and DELETE; the
+    /// plugin's `metadata_schema`; the id is the plugin's name; no timestamps.
+    static let pluginMetadata = ResourceDescriptor(
+        name: "plugin_metadata", kind: "plugin_metadata", schema: Schema(type: .object),
+        check: itemCheck("plugin_metadata"),
+        deleteCheck: nil,
+        nestedForbidden: [],
+        refusedMethods: ["POST", "PATCH"],
+        urlIdOnly: true,
+        timestamps: false
+    )
+}

@@ -45,6 +45,11 @@ struct ResourceDescriptor: Sendable {
     /// The body member that is the id, when it is not `id` (a consumer's `username`): the URL's
     /// must equal it, and the stored value gets no `id` (admin/resource.lua `no_id_res`).
     var nameField: String?
+    /// The id is the URL's alone and replaces any body `id`, with no id messages; the check
+    /// reports a missing one (plugin_metadata).
+    var urlIdOnly = false
+    /// `create_time`/`update_time` are set on writes (not on plugin_metadata).
+    var timestamps = true
 
     /// The check of a resource the data plane serves: `ConfigItem.check`, the one the providers
     /// run, against the store's references.
@@ -90,7 +95,8 @@ struct ResourceDescriptor: Sendable {
 
     /// The resources Sluice serves, by URL segment.
     static let served: [String: ResourceDescriptor] = Dictionary(
-        uniqueKeysWithValues: [routes, upstreams, services, pluginConfigs, globalRules, consumerGroups, consumers]
+        uniqueKeysWithValues: [routes, upstreams, services, pluginConfigs, globalRules, consumerGroups, consumers,
+                               pluginMetadata]
             .map { ($0.name, $0) })
 
     /// The lowest id (key order) of the objects of `resource` whose `field` refers to `id`
@@ -102,7 +108,7 @@ struct ResourceDescriptor: Sendable {
     /// APISIX resources Sluice does not have yet: 400 `<name> is not supported` (the differences
     /// table of apisix-compat.md) rather than APISIX's `Unsupported resource type`.
     static let notYetSupported: Set<String> = [
-        "ssls", "plugin_metadata",
+        "ssls",
         "stream_routes", "protos", "secrets", "graphql_cost_decorations", "schema", "plugins",
     ]
 }

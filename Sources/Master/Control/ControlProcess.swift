@@ -267,5 +267,16 @@ final class ControlProcess {
         if let watcher, watcher.fileChanged() { loadStandalone(announce: false) }
         if let admin, !admin.isListening { admin.listen() }
         context.zones.flushExpired()
+        expireStore()
+    }
+
+    /// The `local` store's `?ttl=` items that lapsed are deleted, then the rest is published.
+    private func expireStore() {
+        guard let store else { return }
+        do {
+            if try store.expire(now: ConfigStore.now()) { publishStore(announce: false) }
+        } catch {
+            logger.error("deleting the expired items of the store failed: \(error.message)")
+        }
     }
 }

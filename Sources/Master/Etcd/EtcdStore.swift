@@ -398,53 +398,78 @@ final class EtcdStore: AdminStore {
 
     func write(_ write: StoreWrite, done: @escaping (Result<StoreWriteResult, StoreWriteFailure>) -> Void) {
         switch write {
-        case .put(let resource, let id, let value, let expected):
-            let key = "\(prefix)/\(resource)/\(id)"
-            let stored = encrypted(value, resource: resource).jsonBytes
-            let put: JSONValue = .object(["key": EtcdClient.key(key), "value": .string(Base64.encodedText(stored)),
-                                          "prev_kv": true])
-            let path: String
-            let body: JSONValue
-            if let expected {
-                path = "kv/txn"
-                body = .object([
-                    "compare": .array([.object(["target": "MOD", "key": EtcdClient.key(key),
-                                                "mod_revision": .string(String(expected))])]),
-                    "success": .array([.object(["request_put": put])]),
-                ])
-            } else {
-                path = "kv/put"
-                body = put
-            }
-            client.call(path, body) { [weak self] result in
+        case .put(let resource, let id, let value, let expected, let ttl?):
+            // `?ttl=`: a lease first (etcd counts whole seconds), then the put under it.
+            let seconds = max(1, Int(ttl.rounded(.up)))
+            client.call("lease/grant", .object(["TTL": .string(String(seconds))])) { [weak self] result in
                 guard let self else { return }
                 switch result {
                 case .failure(let error): done(.failure(.unavailable(error.message)))
                 case .success(let json):
-                    if expected != nil, json["succeeded"]?.boolValue != true { return done(.failure(.changed)) }
-                    let answer = expected != nil ? json["responses"]?.arrayValue?.first?["response_put"] ?? .null : json
-                    guard let revision = EtcdClient.int(json["header"]?["revision"]) else {
-                        return done(.failure(.unavailable("etcd answered a put without a revision")))
+                    guard let lease = json["ID"]?.stringValue ?? json["ID"].flatMap(EtcdClient.int).map(String.init) else {
+                        return done(.failure(.unavailable("etcd granted no lease: \(json["error"]?.stringValue ?? json.jsonText)")))
                     }
-                    let previous = answer["prev_kv"]
-                    let created = EtcdClient.int(previous?["create_revision"]) ?? revision
-                    let item = self.applyOwn(resource, id, value, created: created, modified: revision)
-                    done(.success(StoreWriteResult(item: item, existed: previous != nil)))
+                    self.put(resource, id, value, expected: expected, lease: lease, done: done)
                 }
             }
+        case .put(let resource, let id, let value, let expected, nil):
+            put(resource, id, value, expected: expected, lease: nil, done: done)
         case .delete(let resource, let id):
-            let key = "\(prefix)/\(resource)/\(id)"
-            client.call("kv/deleterange", .object(["key": EtcdClient.key(key)])) { [weak self] result in
-                guard let self else { return }
-                switch result {
-                case .failure(let error): done(.failure(.unavailable(error.message)))
-                case .success(let json):
-                    guard (EtcdClient.int(json["deleted"]) ?? 0) > 0 else { return done(.failure(.notFound)) }
-                    let revision = EtcdClient.int(json["header"]?["revision"]) ?? self.revision
-                    if self.entries[resource]?.removeValue(forKey: id) != nil { self.schedulePublish() }
-                    self.deletedAt[key] = revision
-                    done(.success(StoreWriteResult(item: nil, existed: true)))
+            delete(resource, id, done: done)
+        }
+    }
+
+    /// A put (compare-and-swap on `expected` when given), under `lease` when given.
+    private func put(_ resource: String, _ id: String, _ value: JSONValue, expected: Int?, lease: String?,
+                     done: @escaping (Result<StoreWriteResult, StoreWriteFailure>) -> Void) {
+        let key = "\(prefix)/\(resource)/\(id)"
+        let stored = encrypted(value, resource: resource).jsonBytes
+        var put: JSONValue = .object(["key": EtcdClient.key(key), "value": .string(Base64.encodedText(stored)),
+                                      "prev_kv": true])
+        if let lease { put = Resource.withMembers(put) { $0["lease"] = .string(lease) } }
+        let path: String
+        let body: JSONValue
+        if let expected {
+            path = "kv/txn"
+            body = .object([
+                "compare": .array([.object(["target": "MOD", "key": EtcdClient.key(key),
+                                            "mod_revision": .string(String(expected))])]),
+                "success": .array([.object(["request_put": put])]),
+            ])
+        } else {
+            path = "kv/put"
+            body = put
+        }
+        client.call(path, body) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .failure(let error): done(.failure(.unavailable(error.message)))
+            case .success(let json):
+                if expected != nil, json["succeeded"]?.boolValue != true { return done(.failure(.changed)) }
+                let answer = expected != nil ? json["responses"]?.arrayValue?.first?["response_put"] ?? .null : json
+                guard let revision = EtcdClient.int(json["header"]?["revision"]) else {
+                    return done(.failure(.unavailable("etcd answered a put without a revision")))
                 }
+                let previous = answer["prev_kv"]
+                let created = EtcdClient.int(previous?["create_revision"]) ?? revision
+                let item = self.applyOwn(resource, id, value, created: created, modified: revision)
+                done(.success(StoreWriteResult(item: item, existed: previous != nil)))
+            }
+        }
+    }
+
+    private func delete(_ resource: String, _ id: String, done: @escaping (Result<StoreWriteResult, StoreWriteFailure>) -> Void) {
+        let key = "\(prefix)/\(resource)/\(id)"
+        client.call("kv/deleterange", .object(["key": EtcdClient.key(key)])) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .failure(let error): done(.failure(.unavailable(error.message)))
+            case .success(let json):
+                guard (EtcdClient.int(json["deleted"]) ?? 0) > 0 else { return done(.failure(.notFound)) }
+                let revision = EtcdClient.int(json["header"]?["revision"]) ?? self.revision
+                if self.entries[resource]?.removeValue(forKey: id) != nil { self.schedulePublish() }
+                self.deletedAt[key] = revision
+                done(.success(StoreWriteResult(item: nil, existed: true)))
             }
         }
     }

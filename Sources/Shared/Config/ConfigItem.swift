@@ -12,12 +12,14 @@ package enum ConfigItem: Sendable, Equatable {
     case consumer(Consumer)
     /// Kept under `consumers` with the id `<username>/credentials/<id>`, as etcd keys it.
     case credential(Credential)
+    /// `plugin_metadata/<plugin>`: the object, with `id` the plugin's name.
+    case pluginMetadata(id: String, JSONValue)
     case route(Route)
 
     /// The resources the data plane serves, in the order a full load checks them (what is
     /// referred to before what refers to it).
     package static let resources = ["upstreams", "services", "plugin_configs", "global_rules", "consumer_groups",
-                                    "consumers", "routes"]
+                                    "consumers", "plugin_metadata", "routes"]
 
     /// Converts an object already validated (the store's, the snapshot file's) without checking
     /// it again; throws for a resource that is not served or an object that no longer converts.
@@ -30,6 +32,7 @@ package enum ConfigItem: Sendable, Equatable {
         case "consumer_groups": self = .consumerGroup(try PluginSet(apisix: json, id: id))
         case "consumers" where Consumer.credentialKey(id) != nil: self = .credential(try Credential(apisix: json, key: id))
         case "consumers": self = .consumer(try Consumer(apisix: json))
+        case "plugin_metadata": self = .pluginMetadata(id: id, json)
         case "routes": self = .route(try Route(apisix: json, id: id))
         default: throw CheckError(.check, "\(resource) is not served")
         }
@@ -47,6 +50,7 @@ package enum ConfigItem: Sendable, Equatable {
         case "consumers" where Consumer.credentialKey(id) != nil:
             ResourceCheck.credential(json, key: id, plugins: plugins).map(ConfigItem.credential)
         case "consumers": ResourceCheck.consumer(json, plugins: plugins, exists: exists).map(ConfigItem.consumer)
+        case "plugin_metadata": ResourceCheck.pluginMetadata(json, plugin: id, plugins: plugins).map { .pluginMetadata(id: id, $0) }
         case "routes": ResourceCheck.route(json, id: id, plugins: plugins, exists: exists).map(ConfigItem.route)
         default: .failure(CheckError(.check, "\(resource) is not supported"))
         }
@@ -64,6 +68,7 @@ extension ConfigSnapshot {
         case .consumerGroup(let group): consumerGroups[group.id] = group
         case .consumer(let consumer): consumers[consumer.username] = consumer
         case .credential(let credential): credentials.append(credential)
+        case .pluginMetadata(let id, let json): pluginMetadata[id] = json
         case .route(let route): routes.append(route)
         }
     }

@@ -20,6 +20,8 @@ package struct ConfigSnapshot: Sendable, Equatable {
     package var credentials: [Credential] = []
     /// By id.
     package var consumerGroups: [String: PluginSet] = [:]
+    /// `plugin_metadata` objects by plugin name (with `id` = the name).
+    package var pluginMetadata: [String: JSONValue] = [:]
 
     package init(generation: UInt64 = 0, routes: [Route] = [], upstreams: [String: Upstream] = [:],
                  services: [String: Service] = [:], pluginConfigs: [String: PluginSet] = [:],

@@ -4,7 +4,7 @@
 // format is plain JSON that the pure-Swift parser reads fast.
 //
 // Format: {"generation":N,"routes":[<route>...],"upstreams":[<upstream>...],"services":[...],
-// "plugin_configs":[...],"global_rules":[...],"consumer_groups":[...],"consumers":[...],
+// "plugin_configs":[...],"global_rules":[...],"consumer_groups":[...],"consumers":[...],"plugin_metadata":[...],
 // "credentials":[{"key":"<username>/credentials/<id>","value":{...}}]} where every item is the
 // validated APISIX object (`Route.apisixJSON`, `Upstream.apisixJSON`, `Service.json`,
 // `PluginSet.json`, `Consumer.json`, `Credential.json`: the JSON the item was built from, with `id`
@@ -55,6 +55,7 @@ package enum SnapshotFile {
             "global_rules": .array(snapshot.globalRules.map(\.json)),
             "consumer_groups": .array(snapshot.consumerGroups.keys.sorted().map { snapshot.consumerGroups[$0]!.json }),
             "consumers": .array(snapshot.consumers.keys.sorted().map { snapshot.consumers[$0]!.json }),
+            "plugin_metadata": .array(snapshot.pluginMetadata.keys.sorted().map { snapshot.pluginMetadata[$0]! }),
             "credentials": .array(snapshot.credentials.map { credential in
                 .object(["key": .string(credential.key), "value": credential.json])
             }),
@@ -109,6 +110,10 @@ package enum SnapshotFile {
                 snapshot.add(.consumerGroup(try PluginSet(apisix: item, id: id)))
             }
             for item in try optionalList(document, "consumers") { snapshot.add(.consumer(try Consumer(apisix: item))) }
+            for item in try optionalList(document, "plugin_metadata") {
+                guard let id = item["id"]?.stringValue else { throw CheckError(.check, "plugin metadata without id") }
+                snapshot.add(.pluginMetadata(id: id, item))
+            }
             for item in try optionalList(document, "credentials") {
                 guard let key = item["key"]?.stringValue, let value = item["value"] else {
                     throw CheckError(.check, "credential without key or value")

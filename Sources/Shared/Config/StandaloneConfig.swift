@@ -8,7 +8,7 @@ package enum StandaloneConfig {
     /// Resource lists APISIX's standalone file may hold that Sluice does not serve yet: a
     /// non-empty one is reported as `<name> is not supported`.
     package static let unsupportedResources: Set<String> = [
-        "ssls", "plugin_metadata",
+        "ssls",
         "stream_routes", "protos", "secrets", "plugins", "credentials",
     ]
 
@@ -47,6 +47,8 @@ package enum StandaloneConfig {
 
         for resource in ConfigItem.resources {
             for (index, item) in list(resources[resource], resource, &errors).enumerated() {
+                // config_yaml.lua: a plugin_metadata item names its plugin by `id`, or is ignored.
+                if resource == "plugin_metadata", item["id"]?.stringValue == nil { continue }
                 let id = (item["id"] ?? item["username"]).flatMap(Route.idString) ?? "arr_\(index + 1)"
                 switch ConfigItem.check(resource: resource, json: item, id: id, plugins: plugins, exists: nil) {
                 case .success(let converted):

@@ -16,9 +16,12 @@ package struct PluginSpec: Sendable {
     /// The consumer conf member that names one consumer (key-auth `key`, basic-auth `username`),
     /// unique across consumers and credentials; nil for none.
     package var consumerKey: String?
+    /// `metadata_schema`: its `plugin_metadata` object; nil accepts any object.
+    package var metadataSchema: Schema?
 
     package init(schema: Schema, consumerSchema: Schema? = nil, isAuth: Bool = false, encryptFields: [String] = [],
-                 consumerEncryptFields: [String] = [], consumerKey: String? = nil) {
+                 consumerEncryptFields: [String] = [], consumerKey: String? = nil, metadataSchema: Schema? = nil) {
+        self.metadataSchema = metadataSchema
         self.schema = schema
         self.consumerSchema = consumerSchema
         self.isAuth = isAuth

@@ -40,6 +40,22 @@ extension ResourceCheck {
         }
     }
 
+    /// `plugin_metadata/<plugin>` (admin/plugin_metadata.lua `check_conf`): `missing plugin name`,
+    /// `invalid plugin name` for a plugin Sluice does not have (or config.yaml leaves out), then
+    /// the plugin's `metadata_schema` (any object without one). Returns the object with `id` set.
+    package static func pluginMetadata(_ json: JSONValue, plugin: String, plugins: PluginSchemaLookup) -> Result<JSONValue, CheckError> {
+        Result { () throws(CheckError) -> JSONValue in
+            if plugin.isEmpty { throw CheckError(.check, "missing plugin name") }
+            guard let spec = plugins(plugin) else { throw CheckError(.check, "invalid plugin name") }
+            let schema = spec.metadataSchema ?? Schema(type: .object)
+            if let message = schema.firstError(json) { throw CheckError(.schema, message) }
+            // An empty array is an empty Lua table: an object to the schema and to APISIX.
+            var members = json.objectValue ?? [:]
+            members["id"] = .string(plugin)
+            return .object(members)
+        }
+    }
+
     /// `plugins.check_schema(conf.plugins, TYPE_CONSUMER)`, its text prefixed as consumers.lua
     /// and credentials.lua print it.
     private static func consumerPlugins(_ json: JSONValue, plugins: PluginSchemaLookup) throws(CheckError) {

@@ -108,4 +108,31 @@ import TestSupport
         #expect(try admin.call("DELETE", "/apisix/admin/consumers/jack").status == 200)
         #expect(try admin.call("DELETE", "/apisix/admin/consumer_groups/g1").status == 200)
     }
+
+    /// plugin_metadata: the plugin's name is the id, no timestamps, PUT/GET/DELETE only.
+    @Test func pluginMetadata() throws {
+        let admin = try AdminFixture()
+        let created = try Self.put(admin, "/plugin_metadata/key-auth", #"{"id":"other","note":"x"}"#)
+        #expect(created.status == 201, "\(created.bodyText)")
+        #expect(created.json == .object(["key": "/apisix/plugin_metadata/key-auth", "value": .object(["id": "key-auth", "note": "x"])]))
+        #expect(try Self.put(admin, "/plugin_metadata/key-auth", #"{"note":"y"}"#).status == 200)
+        let fetched = try admin.call("GET", "/apisix/admin/plugin_metadata/key-auth")
+        #expect(fetched.json["value"] == .object(["id": "key-auth", "note": "y"]))
+        #expect(fetched.json["modifiedIndex"] != nil)
+        #expect(try admin.call("GET", "/apisix/admin/plugin_metadata").json["total"] == 1)
+        let refusals: [(String, String, String?, Int, String)] = [
+            ("PUT", "/plugin_metadata/no-such", "{}", 400, "invalid plugin name"),
+            ("PUT", "/plugin_metadata", "{}", 400, "missing plugin name"),
+            ("PUT", "/plugin_metadata/key-auth", #""x""#, 400, "invalid configuration: wrong type: expected object, got string"),
+            ("POST", "/plugin_metadata", "{}", 405, "not supported `POST` method for plugin_metadata"),
+            ("PATCH", "/plugin_metadata/key-auth", "{}", 405, "not supported `PATCH` method for plugin_metadata"),
+        ]
+        for (method, path, body, status, message) in refusals {
+            let answer = try admin.call(method, "/apisix/admin" + path, body)
+            #expect(answer.status == status, "\(method) \(path): \(answer.bodyText)")
+            #expect(answer.bodyText == errorBody(message), "\(method) \(path)")
+        }
+        #expect(try admin.call("DELETE", "/apisix/admin/plugin_metadata/key-auth").status == 200)
+        #expect(try admin.call("GET", "/apisix/admin/plugin_metadata/key-auth").status == 404)
+    }
 }

@@ -198,7 +198,7 @@ import TestSupport
             ("PUT", "/apisix/admin/upstreams/1", #"{"nodes":{"127.0.0.1:1980":1},"retries":-1}"#, 400,
              #"invalid configuration: property "retries" validation failed: expected -1 to be at least 0"#),
             ("PUT", "/apisix/admin/ssls/1", "{}", 400, "ssls is not supported"),
-            ("GET", "/apisix/admin/plugin_metadata/key-auth", nil, 400, "plugin_metadata is not supported"),
+            ("GET", "/apisix/admin/stream_routes/1", nil, 400, "stream_routes is not supported"),
             ("GET", "/apisix/admin/foo", nil, 404, "Unsupported resource type: foo"),
             ("PUT", "/apisix/admin/routes/1?ttl=x", #"{"uri":"/a"}"#, 400, "invalid argument ttl: should be a number"),
         ]

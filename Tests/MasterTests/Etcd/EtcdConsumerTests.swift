@@ -19,11 +19,15 @@ struct EtcdConsumerTests {
         try etcd.put("/apisix/consumers/jack", #"{"username":"jack","group_id":"g1","plugins":{"key-auth":{"key":"k-jack"}}}"#)
         try etcd.put("/apisix/consumers/jack/credentials/c1", #"{"id":"c1","plugins":{"key-auth":{"key":"k-c1"}}}"#)
         try etcd.put("/apisix/routes/r1", #"{"id":"r1","uri":"/r1","plugins":{"key-auth":{}},"upstream":{"nodes":{"\#(upstream.address)":1}}}"#)
+        try etcd.put("/apisix/plugin_metadata/key-auth", #"{"id":"key-auth","note":"from etcd"}"#)
         let node = try EtcdNode(etcd: etcd)
         #expect(node.waitForSync())
         #expect(node.sluice.waitUntil(timeout: 10) {
             (try? HTTPClient.request(port: node.sluice.proxyPort, path: "/r1", headers: [("apikey", "k-c1")]).status) == 200
         })
+        #expect(try node.admin("GET", "/plugin_metadata/key-auth").json["value"]?["note"] == "from etcd")
+        #expect(try node.admin("PUT", "/plugin_metadata/request-id", #"{"note":"n"}"#).status == 201)
+        #expect(try etcd.get("/apisix/plugin_metadata/request-id").map { try JSONValue.parse($0.value) } == .object(["id": "request-id", "note": "n"]))
         #expect(upstream.lastRequest?.header("X-Credential-Identifier") == "c1")
         #expect(upstream.lastRequest?.header("X-Group") == "g1")
         #expect(node.proxy("/r1")?.status == 401)
@@ -91,5 +95,19 @@ struct EtcdEncryptionTests {
         let storedRoute = try #require(try etcd.get("/apisix/routes/fn"))
         #expect(try JSONValue.parse(storedRoute.value)["plugins"]?["openfunction"]?["authorization"]?["service_token"]
             == "i+k/QR735gLr6ce4Y+itJA==")
+    }
+}
+
+/// `?ttl=` with the etcd provider: the key is written under a lease and goes when it lapses.
+@Suite(.serialized, .requires(EtcdServer.binary))
+struct EtcdTTLTests {
+    @Test func leaseLapses() throws {
+        let etcd = try EtcdServer()
+        let node = try EtcdNode(etcd: etcd)
+        #expect(node.waitForSync())
+        #expect(try node.admin("PUT", "/consumers?ttl=1", #"{"username":"brief"}"#).status == 201)
+        #expect(try etcd.get("/apisix/consumers/brief") != nil)
+        #expect(node.sluice.waitUntil(timeout: 8) { ((try? etcd.get("/apisix/consumers/brief")) ?? nil) == nil })
+        #expect(node.sluice.waitUntil(timeout: 5) { (try? node.admin("GET", "/consumers/brief").status) == 404 })
     }
 }

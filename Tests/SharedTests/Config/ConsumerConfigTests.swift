@@ -87,4 +87,24 @@ private func lookup(_ name: String) -> PluginSpec? {
         #expect(try message(#"{"plugins":{"auth":{"key":"k"}},"username":"x"}"#, id: "jack/credentials/a")
             == "invalid configuration: additional properties forbidden, found username")
     }
+
+    /// plugin_metadata items name their plugin by `id`; one without is ignored.
+    @Test func pluginMetadataInFile() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.write("conf/apisix.yaml", """
+            plugin_metadata:
+              - id: auth
+                note: x
+              - note: no id
+              - id: nope
+            #END
+            """)
+        let (snapshot, errors) = try StandaloneConfig.load(path: path, environment: [:], plugins: lookup)
+        #expect(errors == ["failed to check item data of [plugin_metadata] err: invalid plugin name"])
+        #expect(snapshot.pluginMetadata == ["auth": .object(["id": "auth", "note": "x"])])
+        let file = directory.path + "/snapshot.json"
+        try SnapshotFile.write(snapshot, to: file)
+        #expect(try SnapshotFile.read(path: file) == snapshot)
+    }
 }

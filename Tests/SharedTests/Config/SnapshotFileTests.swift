@@ -49,7 +49,7 @@ import Testing
         try SnapshotFile.write(ConfigSnapshot(generation: 43), to: path)
         #expect(try SnapshotFile.read(path: path) == ConfigSnapshot(generation: 43))
         #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
-                == #"{"consumer_groups":[],"consumers":[],"credentials":[],"generation":43,"global_rules":[],"plugin_configs":[],"routes":[],"services":[],"upstreams":[]}"# + "\n")
+                == #"{"consumer_groups":[],"consumers":[],"credentials":[],"generation":43,"global_rules":[],"plugin_configs":[],"plugin_metadata":[],"routes":[],"services":[],"upstreams":[]}"# + "\n")
         #expect(SnapshotFile.encode(try sample()) == SnapshotFile.encode(try sample()))
     }
 

@@ -117,16 +117,16 @@ private func load(_ yaml: String, environment: [String: String] = [:],
     /// Unsupported resources with items and unknown keys are reported; empty ones are not.
     @Test func unsupportedResources() throws {
         let yaml = """
-        plugin_metadata:
-          - id: key-auth
-        ssls: []
+        ssls:
+          - id: s1
+        protos: []
         stream_routes:
         bogus: 1
         #END
         """
         let (snapshot, errors) = try load(yaml)
         #expect(snapshot.routes.isEmpty)
-        #expect(errors == ["unknown resource type bogus, ignored", "plugin_metadata is not supported"])
+        #expect(errors == ["unknown resource type bogus, ignored", "ssls is not supported"])
     }
 
     /// An empty configuration (only the marker) is valid and empty.
