@@ -5,7 +5,8 @@ Starts Sluice with the yaml provider on three generated files and reads each wor
 `configuration generation N applied (R routes, T ms: read X ms, build Y ms)` line:
   plain     10,000 routes, each with an inline upstream
   services  10,000 routes over 1,000 services (each service: an upstream and proxy-rewrite;
-            each route: request-id), plus one global rule
+            each route: request-id and key-auth), plus one global rule, 5,000 consumers (key-auth,
+            every tenth in one of 50 consumer groups, every fifth with a credential too)
   vars      the plain file with a `vars` expression (arg and header) on every route
 Usage: benchmarks/apply_scale.py [path/to/sluice] [rounds]   (default .build/release/sluice, 3)
 """
@@ -14,7 +15,7 @@ import os, re, shutil, signal, socket, subprocess, sys, tempfile, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", ".build/release/sluice")
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-ROUTES, SERVICES = 10_000, 1_000
+ROUTES, SERVICES, CONSUMERS, GROUPS = 10_000, 1_000, 5_000, 50
 UPSTREAM = '{type: roundrobin, nodes: {"127.0.0.1:1980": 1}}'
 
 
@@ -36,9 +37,19 @@ def services():
         lines.append(f'  - {{id: "s{s}", upstream: {UPSTREAM}, plugins: {{"proxy-rewrite": {{headers: {{set: {{X-S: "s{s}"}}}}}}}}}}')
     lines.append("global_rules:")
     lines.append('  - {id: g1, plugins: {"response-rewrite": {headers: {set: {X-G: "1"}}}}}')
+    lines.append("consumer_groups:")
+    for g in range(GROUPS):
+        lines.append(f'  - {{id: "g{g}", plugins: {{"response-rewrite": {{headers: {{set: {{X-Group: "g{g}"}}}}}}}}}}')
+    lines.append("consumers:")
+    for c in range(CONSUMERS):
+        group = f', group_id: "g{c % GROUPS}"' if c % 10 == 0 else ""
+        lines.append(f'  - {{username: "u{c}"{group}, plugins: {{"key-auth": {{key: "key-{c}"}}}}}}')
+        if c % 5 == 0:
+            lines.append(f'  - {{id: "u{c}/credentials/c", plugins: {{"key-auth": {{key: "cred-{c}"}}}}}}')
     lines.append("routes:")
     for i in range(ROUTES):
-        lines.append(f'  - {{id: "r{i}", uri: "/r{i}/*", service_id: "s{i % SERVICES}", plugins: {{"request-id": {{}}}}}}')
+        lines.append(f'  - {{id: "r{i}", uri: "/r{i}/*", service_id: "s{i % SERVICES}", '
+                     f'plugins: {{"request-id": {{}}, "key-auth": {{}}}}}}')
     return "\n".join(lines) + "\n#END\n"
 
 

@@ -50,15 +50,24 @@ package final class ConsumerIndex {
         var pairs: [String: [([UInt8], ConsumerEntry)]] = [:]
         var byUsername: [String: ConsumerEntry] = [:]
         var serial = 0
-        func isAuth(_ name: String) -> Bool { types[name]?.spec.isAuth ?? false }
+        // A spec is built on each read (its schemas): read each type's once.
+        var keyFields: [String: String] = [:]
+        var authNames: Set<String> = []
+        for (name, type) in types {
+            let spec = type.spec
+            guard spec.isAuth else { continue }
+            authNames.insert(name)
+            if let field = spec.consumerKey { keyFields[name] = field }
+        }
+        func isAuth(_ name: String) -> Bool { authNames.contains(name) }
         func add(_ consumer: Consumer, credential: String?, plugins: [String: JSONValue]) -> ConsumerEntry {
             serial += 1
             let entry = ConsumerEntry(consumer: consumer, credentialId: credential,
                                       group: consumer.groupId.flatMap { snapshot.consumerGroups[$0] },
                                       isAuth: isAuth, serial: serial)
             for (name, conf) in plugins {
-                guard let type = types[name], type.spec.isAuth, let field = type.spec.consumerKey,
-                      conf["_meta"]?["disable"] != .bool(true), let key = conf[field]?.stringValue else { continue }
+                guard let field = keyFields[name], conf["_meta"]?["disable"] != .bool(true),
+                      let key = conf[field]?.stringValue else { continue }
                 pairs[name, default: []].append((Array(key.utf8), entry))
             }
             return entry

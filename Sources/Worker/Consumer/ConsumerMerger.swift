@@ -2,7 +2,7 @@
 // `merge_consumer_route`, init.lua's `rewrite_in_consumer`): built on first use per (route,
 // consumer) and kept with the route for the rest of the snapshot, so a request only looks it up.
 
-package import Shared
+import Shared
 
 /// Builds the merged route entries of one snapshot. Confined to its worker's thread.
 final class ConsumerMerger {
