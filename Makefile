@@ -3,8 +3,13 @@ SWIFT ?= swift
 PREFIX ?= $(CURDIR)
 DEBIAN_PACKAGES = libevent-dev libssl-dev libpcre2-dev pkg-config
 # What `make test` needs besides: a real etcd (etcd provider tests), nginx (a second real server),
-# curl and openssl (TLS tests), python3 (the lifecycle load). A test that misses one fails.
-TEST_PACKAGES = etcd-server nginx-light curl openssl python3
+# curl and openssl (TLS tests), python3 (the lifecycle load), python3-venv (the virtualenv below).
+# A test that misses one fails.
+TEST_PACKAGES = etcd-server nginx-light curl openssl python3 python3-venv
+# The APISIX clients from PyPI that Tests/clients/ drives (apisix-client, mcp-apisix), pinned with
+# every dependency in Tests/clients/requirements.txt, in a virtualenv of Debian's python3.
+PY_VENV = .build-py/venv
+PY_REQUIREMENTS = Tests/clients/requirements.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Release builds link the Swift runtime statically: a worker then maps only the runtime code it
 # uses (measured: 15 MiB RSS per worker at 200 connections instead of 17-18 MiB).
@@ -22,7 +27,8 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-# Installs TEST_PACKAGES, only when missing.
+# Installs TEST_PACKAGES, only when missing; then PY_REQUIREMENTS into PY_VENV, only when the
+# venv lacks them (the copy of the file it was installed from differs).
 test-deps:
 	@missing=""; for p in $(TEST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -30,6 +36,12 @@ test-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@if ! cmp -s $(PY_REQUIREMENTS) $(PY_VENV)/requirements.txt; then \
+	  echo "installing into $(PY_VENV): $(PY_REQUIREMENTS)"; \
+	  { [ -x $(PY_VENV)/bin/python ] || /usr/bin/python3 -m venv $(PY_VENV); } && \
+	  $(PY_VENV)/bin/pip install -q --disable-pip-version-check -r $(PY_REQUIREMENTS) && \
+	  cp $(PY_REQUIREMENTS) $(PY_VENV)/requirements.txt; \
 	fi
 
 build: deps
