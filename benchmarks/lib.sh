@@ -232,6 +232,30 @@ routes:
         headers:
           set:
             X-Served-By: sluice
+  # (e) the plain proxy behind a vars expression of two conditions (argument and header).
+  -
+    id: vars
+    uri: /vars
+    upstream_id: bench
+    vars: [["arg_k", "==", "v"], ["http_x_team", "~~", "^op"]]
+  # (d) the plain proxy behind key-auth, with a consumer whose own proxy-rewrite is merged in
+  # (the merged chain is built on the first request and reused).
+  -
+    id: auth
+    uri: /auth
+    upstream_id: bench
+    plugins:
+      key-auth: {}
+consumers:
+  -
+    username: bench
+    plugins:
+      key-auth:
+        key: bench-key
+      proxy-rewrite:
+        headers:
+          set:
+            X-Consumer-Bench: "1"
 upstreams:
   -
     id: bench

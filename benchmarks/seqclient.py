@@ -11,8 +11,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--close", action="store_true", help="Connection: close (a new connection per request)")
     ap.add_argument("--post", type=int, default=0, metavar="BYTES", help="POST a body of BYTES instead of GET")
+    ap.add_argument("--header", action="append", default=[], metavar="NAME:VALUE", help="an extra request header")
     a = ap.parse_args()
-    extra = "Connection: close\r\n" if a.close else ""
+    extra = ("Connection: close\r\n" if a.close else "") + "".join(h + "\r\n" for h in a.header)
     if a.post:
         req = (f"POST {a.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: {a.post}\r\n\r\n").encode() + b"x" * a.post
     else:
