@@ -141,7 +141,7 @@ final class AdminAPI {
             return respond(AdminResponse.error(400, "invalid \(descriptor.kind) id [\(id)/\(subPath)]: only PATCH takes a sub path"))
         }
         let resource = Resource(descriptor: descriptor, store: store, plugins: plugins, committed: committed,
-                                idPrefix: idPrefix)
+                                idPrefix: idPrefix, v2: settings.apiVersion != "v3")
         let version = settings.apiVersion
         resource.handle(method: request.method, id: id, subPath: subPath, body: body, query: request.query) { response in
             var response = response

@@ -16,6 +16,8 @@ struct Resource {
     /// What turns a URL id into the store's: `jack/credentials/` for the credentials of consumer
     /// `jack` (stored beside it, as etcd keys them); empty for every other resource.
     var idPrefix = ""
+    /// `admin_api_version` other than v3: APISIX's v2 bodies (Resource+v2.swift).
+    var v2 = false
 
     private var environment: CheckEnvironment { CheckEnvironment(plugins: plugins, store: store) }
     /// The store section: `consumers` for credentials too.
@@ -57,6 +59,7 @@ struct Resource {
 
     private func get(_ storeId: String) -> AdminResponse {
         guard isMine(storeId), let item = store.item(section, storeId) else { return Resource.keyNotFound }
+        if v2 { return AdminResponse.json(200, AdminV2.node(action: "get", key: key(storeId), value: item.value)) }
         return AdminResponse.json(200, node(storeId, item))
     }
 
@@ -71,6 +74,7 @@ struct Resource {
         if items.isEmpty, !idPrefix.isEmpty { return Resource.keyNotFound }
         // etcd returns a range in key byte order.
         var ids = items.keys.sorted { Array(key($0).utf8).lexicographicallyPrecedes(Array(key($1).utf8)) }
+        if v2 { return AdminV2.list(directory: String(key(idPrefix).dropLast()), nodes: ids.map { node($0, items[$0]!) }) }
         ids = ids.filter { matchesFilters(items[$0]!.value, query) }
         let total = ids.count
         if let page = query["page"].flatMap(Double.init), let size = query["page_size"].flatMap(Double.init) {
@@ -189,7 +193,7 @@ struct Resource {
             members["update_time"] = now
         }
         write(.put(resource: section, id: checked.id, value: value, ifModifiedIndex: nil, ttl: ttl), id: checked.id,
-              status: nil, respond: respond)
+              status: nil, action: "set", respond: respond)
     }
 
     private func post(id urlId: String?, body: JSONValue?, ttl: Double?, respond: @escaping (AdminResponse) -> Void) {
@@ -209,7 +213,7 @@ struct Resource {
                         members["update_time"] = now
                     }
                     write(.put(resource: section, id: id, value: value, ifModifiedIndex: nil, ttl: ttl), id: id,
-                          status: 201, respond: respond)
+                          status: 201, action: "create", respond: respond)
                 }
             }
         }
@@ -232,7 +236,7 @@ struct Resource {
             switch result {
             case .failure(let failure): respond(Resource.response(failure))
             case .success:
-                respond(AdminResponse.json(200, .object(["deleted": "1", "key": .string(key)])))
+                respond(AdminResponse.json(200, v2 ? AdminV2.deleted(key: key) : .object(["deleted": "1", "key": .string(key)])))
             }
         }
     }
@@ -283,22 +287,26 @@ struct Resource {
         case .success(let checked):
             // Compare-and-swap on the revision the merge started from.
             write(.put(resource: section, id: checked.id, value: checked.value, ifModifiedIndex: previous.modifiedIndex, ttl: ttl),
-                  id: checked.id, status: 200, respond: respond)
+                  id: checked.id, status: 200, action: "compareAndSwap", respond: respond)
         }
     }
 
     /// Writes and answers `{"key","value"}` with `status`, or for nil 201 when the key was new
     /// and 200 when it replaced one.
-    private func write(_ change: StoreWrite, id: String, status: Int?, respond: @escaping (AdminResponse) -> Void) {
+    private func write(_ change: StoreWrite, id: String, status: Int?, action: String,
+                       respond: @escaping (AdminResponse) -> Void) {
         let key = key(id)
         let committed = committed
+        let v2 = v2
         store.write(change) { result in
             switch result {
             case .failure(let failure): respond(Resource.response(failure))
             case .success(let written):
                 committed()
+                let value = written.item?.value ?? .null
                 respond(AdminResponse.json(status ?? (written.existed ? 200 : 201),
-                                           .object(["key": .string(key), "value": written.item?.value ?? .null])))
+                                           v2 ? AdminV2.node(action: action, key: key, value: value)
+                                              : .object(["key": .string(key), "value": value])))
             }
         }
     }

@@ -33,7 +33,8 @@ package struct AdminSettings: Sendable, Equatable {
     package var keyRequired = true
     /// `enable_admin_cors`. Default: true.
     package var enableCORS = true
-    /// `admin_api_version`: v3 or v2 (only the `X-API-VERSION` header differs). Default: v3.
+    /// `admin_api_version`: v3, or v2 (config `default` or `v2`): APISIX's v2 bodies and
+    /// `X-API-VERSION: v2`. Default: v3.
     package var apiVersion = "v3"
 
     package init() {}

@@ -236,10 +236,11 @@ private struct ConfigYAMLLoader {
         case "deployment.admin.admin_key_required": config.admin.keyRequired = try bool(node, keyPath)
         case "deployment.admin.enable_admin_cors": config.admin.enableCORS = try bool(node, keyPath)
         case "deployment.admin.admin_api_version":
-            guard let version = node.scalar?.string, version == "v3" || version == "v2" else {
-                throw invalid(node, keyPath, "v3 or v2")
+            // v3_adapter.lua: `v3` is v3; anything else (`default` in APISIX's docs) is v2.
+            guard let version = node.scalar?.string, ["v3", "default", "v2"].contains(version) else {
+                throw invalid(node, keyPath, "v3, default or v2")
             }
-            config.admin.apiVersion = version
+            config.admin.apiVersion = version == "v3" ? "v3" : "v2"
         default:
             return false
         }

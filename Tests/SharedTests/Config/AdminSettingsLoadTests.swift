@@ -42,7 +42,7 @@ private func adminError(_ lines: String) throws -> String? {
                   - {name: v, key: k2, role: viewer}
                 admin_key_required: false
                 enable_admin_cors: false
-                admin_api_version: v2
+                admin_api_version: default
                 https_admin: false
 
             """)
@@ -58,7 +58,7 @@ private func adminError(_ lines: String) throws -> String? {
         ("    admin_listen: 9180\n", #"invalid value "9180" for deployment.admin.admin_listen in <path>: expected {ip, port}"#),
         ("    allow_admin: [300.0.0.0/8]\n",
          #"invalid value "300.0.0.0/8" for deployment.admin.allow_admin in <path>: expected a list of CIDRs such as 127.0.0.0/24 or ::1"#),
-        ("    admin_api_version: v4\n", #"invalid value "v4" for deployment.admin.admin_api_version in <path>: expected v3 or v2"#),
+        ("    admin_api_version: v4\n", #"invalid value "v4" for deployment.admin.admin_api_version in <path>: expected v3, default or v2"#),
     ])
     func badValues(lines: String, message: String) throws {
         #expect(try adminError(lines) == message)
