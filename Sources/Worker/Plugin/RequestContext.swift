@@ -236,8 +236,8 @@ package final class RequestContext {
             let byte = value[i]
             if byte == UInt8(ascii: "+") {
                 rendered.append(UInt8(ascii: " "))
-            } else if byte == UInt8(ascii: "%"), i + 2 < value.count, let high = Self.hexValue(value[i + 1]),
-                      let low = Self.hexValue(value[i + 2]) {
+            } else if byte == UInt8(ascii: "%"), i + 2 < value.count, let high = ASCII.hexValue(value[i + 1]),
+                      let low = ASCII.hexValue(value[i + 2]) {
                 rendered.append(high << 4 | low)
                 i += 2
             } else {
@@ -246,15 +246,6 @@ package final class RequestContext {
             i += 1
         }
         return body(rendered.readable)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// Sends the upstream the target (the one already set, else the client's) without the query
