@@ -12,15 +12,14 @@ final class ConsumerMerger {
     var cache = PluginChain.EntryCache()
     /// The global rules' entries, first in every chain.
     var global: [PluginChain.Entry] = []
-    /// Upstreams of plugins a consumer added (a function a consumer calls), by key; reused from
-    /// the previous snapshot's merger when equal.
+    /// Upstreams of plugins a consumer added (a function a consumer calls), by key. They are
+    /// made on first use and retired with the snapshot (the next one makes its own: its merges
+    /// happen later, after the old pools were told to drain).
     private var upstreams: [String: UpstreamRuntime] = [:]
-    private var previous: [String: UpstreamRuntime]
 
-    init(types: [String: any Plugin.Type], defaults: GatewayConfig, previous: ConsumerMerger?) {
+    init(types: [String: any Plugin.Type], defaults: GatewayConfig) {
         self.types = types
         self.defaults = defaults
-        self.previous = previous?.upstreams ?? [:]
     }
 
     /// `entry` with `consumer`'s plugins laid over its own: a same-named one replaces the
@@ -49,14 +48,12 @@ final class ConsumerMerger {
 
     private func runtime(key: String, config: Upstream) -> UpstreamRuntime {
         if let current = upstreams[key], current.config == config { return current }
-        if let old = previous[key], old.config == config { upstreams[key] = old; return old }
         let fresh = UpstreamRuntime(config: config, defaults: defaults)
         upstreams[key] = fresh
         return fresh
     }
 
-    /// The next snapshot replaced this one: pools it no longer uses close (those it took over
-    /// stay open).
+    /// The next snapshot replaced this one: its pools close (leased connections when released).
     func retire() {
         for runtime in upstreams.values {
             runtime.pool.retired = true

@@ -93,7 +93,7 @@ package final class RuntimeConfig {
         let (globalPlugins, _) = snapshot.globalPlugins()
         // A plugin config.yaml leaves out is not run, even from a snapshot written before.
         let types = PluginRegistry.types(enabled: defaults.plugins)
-        let merger = ConsumerMerger(types: types, defaults: defaults, previous: previous?.merger)
+        let merger = ConsumerMerger(types: types, defaults: defaults)
         let consumers = ConsumerIndex(snapshot: snapshot, types: types)
         let (global, _) = PluginChain.build(globalPlugins, types: types, cache: &merger.cache)
         for entry in global.entries {

@@ -132,4 +132,28 @@ import TestSupport
         #expect(plain.header("x-gold") == nil)
         #expect(plain.header("x-resp") == "route")
     }
+
+    /// A consumer's own serverless plugin calls its function for that consumer only, before and
+    /// after another snapshot replaces the one its pools were made in.
+    @Test func consumerFunctionAcrossSnapshots() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let function = try TestUpstream { _ in .text("from the function") }
+        defer { function.stop() }
+        let admin = try Self.setUp(upstream)
+        #expect(try admin.call("PUT", "/apisix/admin/consumers/plain", #"""
+            {"username":"plain","plugins":{"key-auth":{"key":"k-plain"},"openfunction":{"function_uri":"http://\#(function.address)/fn"}}}
+            """#).status == 200)
+        #expect(admin.sluice.waitUntil(timeout: 5) {
+            (try? Self.get(admin, "/k", [("apikey", "k-plain")]).bodyText) == "from the function"
+        })
+        #expect(try Self.get(admin, "/k", [("apikey", "k-jack")]).status == 200)
+        #expect(try Self.get(admin, "/k", [("apikey", "k-jack")]).bodyText != "from the function")
+        for round in 0..<2 {
+            #expect(try admin.call("PUT", "/apisix/admin/routes/other\(round)", #"{"uri":"/o","upstream":{"nodes":{"127.0.0.1:1":1}}}"#).status == 201)
+            #expect(admin.sluice.waitUntil(timeout: 5) { (try? Self.get(admin, "/o").status) == 502 })
+            #expect(try Self.get(admin, "/k", [("apikey", "k-plain")]).bodyText == "from the function")
+        }
+        #expect(function.requests.allSatisfy { $0.target == "/fn" })
+    }
 }
