@@ -150,7 +150,8 @@ struct Resource {
         guard case .object(let pluginConfs)? = filled["plugins"] else { return filled }
         return Resource.withMembers(filled) { members in
             members["plugins"] = .object(pluginConfs.reduce(into: [:]) { out, pair in
-                out[pair.key] = plugins(pair.key).map { $0.schema(consumer: descriptor.consumerPlugins).applyingDefaults(to: pair.value) } ?? pair.value
+                let schema = plugins(pair.key)?.schema(consumer: descriptor.consumerPlugins)
+                out[pair.key] = schema.map { $0.applyingDefaults(to: pair.value) } ?? pair.value
             })
         }
     }
