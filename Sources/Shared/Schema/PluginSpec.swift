@@ -16,11 +16,15 @@ package struct PluginSpec: Sendable {
     /// The consumer conf member that names one consumer (key-auth `key`, basic-auth `username`),
     /// unique across consumers and credentials; nil for none.
     package var consumerKey: String?
+    /// The consumer conf member a request must also match (basic-auth `password`); nil for none.
+    package var consumerSecret: String?
     /// `metadata_schema`: its `plugin_metadata` object; nil accepts any object.
     package var metadataSchema: Schema?
 
     package init(schema: Schema, consumerSchema: Schema? = nil, isAuth: Bool = false, encryptFields: [String] = [],
-                 consumerEncryptFields: [String] = [], consumerKey: String? = nil, metadataSchema: Schema? = nil) {
+                 consumerEncryptFields: [String] = [], consumerKey: String? = nil, consumerSecret: String? = nil,
+                 metadataSchema: Schema? = nil) {
+        self.consumerSecret = consumerSecret
         self.metadataSchema = metadataSchema
         self.schema = schema
         self.consumerSchema = consumerSchema

@@ -36,6 +36,31 @@ package enum Base64 {
         String(decoding: encode(Array(bytes)), as: UTF8.self)
     }
 
+    /// Decodes standard-alphabet base64 as nginx's `ngx_decode_base64` (`ngx.decode_base64`) does,
+    /// handing each byte to `emit`: padding optional, `=` only at the end, a length of 4n+1 or a
+    /// byte outside the alphabet invalid (false). Allocates nothing.
+    package static func decodeStandard(_ input: UnsafeRawBufferPointer, _ emit: (UInt8) -> Void) -> Bool {
+        var length = input.count
+        var padding = 0
+        while length > 0, padding < 2, input[length - 1] == UInt8(ascii: "=") { length -= 1; padding += 1 }
+        if length % 4 == 1 { return false }
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for i in 0..<length {
+            let byte = input[i]
+            guard byte != UInt8(ascii: "-"), byte != UInt8(ascii: "_") else { return false }
+            let value = decodeTable[Int(byte)]
+            guard value != 0xFF else { return false }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                emit(UInt8(accumulator >> UInt32(bits) & 0xFF))
+            }
+        }
+        return true
+    }
+
     /// nil for anything that is not base64 (standard or url alphabet, padding optional).
     package static func decode(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []

@@ -35,9 +35,16 @@ package final class ConsumerEntry {
     }
 }
 
+/// What an auth plugin's key finds: the consumer, and the secret the request must match too.
+package struct ConsumerMatch {
+    package let entry: ConsumerEntry
+    /// The conf's `PluginSpec.consumerSecret` (basic-auth `password`); nil when it has none.
+    package let secret: [UInt8]?
+}
+
 /// The consumers of one snapshot, by auth plugin and key, and by username.
 package final class ConsumerIndex {
-    private let tables: [String: BytesTable<ConsumerEntry>]
+    private let tables: [String: BytesTable<ConsumerMatch>]
     private let byUsername: [String: ConsumerEntry]
 
     package static var empty: ConsumerIndex { ConsumerIndex(snapshot: ConfigSnapshot(), types: [:]) }
@@ -47,17 +54,19 @@ package final class ConsumerIndex {
     /// whose consumer is missing matches no one. Auth confs disabled with `_meta.disable`, or
     /// whose key is not a string, are left out.
     package init(snapshot: ConfigSnapshot, types: [String: any Plugin.Type]) {
-        var pairs: [String: [([UInt8], ConsumerEntry)]] = [:]
+        var pairs: [String: [([UInt8], ConsumerMatch)]] = [:]
         var byUsername: [String: ConsumerEntry] = [:]
         var serial = 0
         // A spec is built on each read (its schemas): read each type's once.
         var keyFields: [String: String] = [:]
+        var secretFields: [String: String] = [:]
         var authNames: Set<String> = []
         for (name, type) in types {
             let spec = type.spec
             guard spec.isAuth else { continue }
             authNames.insert(name)
             if let field = spec.consumerKey { keyFields[name] = field }
+            if let field = spec.consumerSecret { secretFields[name] = field }
         }
         func isAuth(_ name: String) -> Bool { authNames.contains(name) }
         func add(_ consumer: Consumer, credential: String?, plugins: [String: JSONValue]) -> ConsumerEntry {
@@ -68,7 +77,8 @@ package final class ConsumerIndex {
             for (name, conf) in plugins {
                 guard let field = keyFields[name], conf["_meta"]?["disable"] != .bool(true),
                       let key = conf[field]?.stringValue else { continue }
-                pairs[name, default: []].append((Array(key.utf8), entry))
+                let secret = secretFields[name].map { Array((conf[$0]?.stringValue ?? "").utf8) }
+                pairs[name, default: []].append((Array(key.utf8), ConsumerMatch(entry: entry, secret: secret)))
             }
             return entry
         }
@@ -84,8 +94,8 @@ package final class ConsumerIndex {
         self.byUsername = byUsername
     }
 
-    /// The consumer whose `plugin` conf has the key `key` (exact bytes).
-    package func find(plugin: String, key: UnsafeRawBufferPointer) -> ConsumerEntry? {
+    /// The consumer whose `plugin` conf has the key `key` (exact bytes), with its secret.
+    package func find(plugin: String, key: UnsafeRawBufferPointer) -> ConsumerMatch? {
         tables[plugin]?.find(key)
     }
 

@@ -24,8 +24,9 @@ extension ClientConnection {
             switch result {
             case .next:
                 continue
-            case .respond(let status, let body, let errorLog):
+            case .respond(let status, let body, let errorLog, let warnLog):
                 if let errorLog { worker.logger.log(.error, errorLog) }
+                if let warnLog { worker.logger.log(.warn, warnLog) }
                 if status >= 400 { worker.logger.log(.warn, "\(entry.name) exits with http status code \(status)") }
                 if status >= 400, let replacement = entry.errorResponse {
                     respond(status: status, contentType: "text/plain; charset=utf-8", body: replacement)

@@ -17,8 +17,8 @@ package enum PhaseResult {
     /// Go on with the next plugin, then proxy to the route's upstream.
     case next
     /// End the request with this status (body nil = the status's HTML page), logging `errorLog`
-    /// at error level when given.
-    case respond(status: Int, body: [UInt8]?, errorLog: String?)
+    /// at error level and `warnLog` at warn level when given.
+    case respond(status: Int, body: [UInt8]?, errorLog: String?, warnLog: String? = nil)
     /// End the request by calling a function; the worker performs the call and streams the answer.
     case callFunction(FunctionTarget)
 }

@@ -248,6 +248,14 @@ package final class RequestContext {
         return body(rendered.readable)
     }
 
+    /// Calls `body` with `count` bytes of scratch space, valid during the call only (the buffer
+    /// templates render into); nil when the request's space limit is reached.
+    package func withScratch<R>(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> R) -> R? {
+        rendered.clear()
+        guard count > 0, rendered.reserve(count) else { return count == 0 ? body(UnsafeMutableRawBufferPointer(start: nil, count: 0)) : nil }
+        return body(UnsafeMutableRawBufferPointer(start: rendered.base, count: count))
+    }
+
     /// Sends the upstream the target (the one already set, else the client's) without the query
     /// arguments named exactly `name`, the others kept in order (`core.request.set_uri_args`).
     package func removeQueryArgument(_ name: [UInt8]) {

@@ -70,14 +70,14 @@ package final class KeyAuthPlugin: Plugin {
         var found: ConsumerEntry? = ctx.variable(header) { value in
             guard let value else { return nil }
             present = true
-            return index?.find(plugin: Self.name, key: value)
+            return index?.find(plugin: Self.name, key: value)?.entry
         }
         if !present {
             fromHeader = false
             found = ctx.variable(query) { value in
                 guard let value else { return nil }
                 present = true
-                return ctx.withDecodedArgument(value) { index?.find(plugin: Self.name, key: $0) }
+                return ctx.withDecodedArgument(value) { index?.find(plugin: Self.name, key: $0)?.entry }
             }
         }
         if let found {

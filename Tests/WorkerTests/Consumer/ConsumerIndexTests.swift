@@ -35,7 +35,7 @@ import Testing
     @Test func index() throws {
         let index = ConsumerIndex(snapshot: try snapshot(), types: PluginRegistry.types(enabled: nil))
         func find(_ key: String) -> ConsumerEntry? {
-            Array(key.utf8).withUnsafeBytes { index.find(plugin: "key-auth", key: $0) }
+            Array(key.utf8).withUnsafeBytes { index.find(plugin: "key-auth", key: $0)?.entry }
         }
         let jack = try #require(find("k-jack"))
         #expect(jack.username == "jack")
@@ -55,5 +55,46 @@ import Testing
         #expect(Array("k-jack".utf8).withUnsafeBytes { index.find(plugin: "basic-auth", key: $0) } == nil)
         #expect(index.consumer(named: "jack") === jack)
         #expect(index.consumer(named: "ghost") == nil)
+    }
+}
+
+/// basic-auth's parsing without sockets.
+@Suite struct BasicAuthParsingTests {
+    private func part(_ header: String) -> String? {
+        Array(header.utf8).withUnsafeBytes { BasicAuthPlugin.encodedPart($0).map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    private func decode(_ text: String) -> String? {
+        var out: [UInt8] = []
+        let ok = Array(text.utf8).withUnsafeBytes { Base64.decodeStandard($0) { out.append($0) } }
+        return ok ? String(decoding: out, as: UTF8.self) : nil
+    }
+
+    @Test func header() {
+        #expect(part("Basic Zm9v") == "Zm9v")
+        #expect(part("xbAsIc\tZm9v") == "Zm9v", "unanchored, any case, one whitespace")
+        #expect(part("Basic ") == nil, "at least one byte after")
+        #expect(part("Basicc Zm9v") == nil)
+        #expect(part("Bearer x") == nil)
+    }
+
+    @Test func base64() {
+        #expect(decode("Zm9vOmJhcg==") == "foo:bar")
+        #expect(decode("Zm9vOmJhcg") == "foo:bar", "padding optional")
+        #expect(decode("YmFy") == "bar")
+        #expect(decode("aca_a") == nil, "url alphabet refused")
+        #expect(decode("Zm9vO") == nil, "4n+1 bytes")
+        #expect(decode("Zm=9") == nil)
+        #expect(decode("") == "")
+    }
+
+    @Test func constantTimeEquality() {
+        func eq(_ a: String, _ b: String) -> Bool {
+            Array(a.utf8).withUnsafeBytes { x in Array(b.utf8).withUnsafeBytes { BasicAuthPlugin.equalInConstantTime(x, $0) } }
+        }
+        #expect(eq("bar", "bar"))
+        #expect(!eq("bar", "baz"))
+        #expect(!eq("bar", "ba"))
+        #expect(eq("", ""))
     }
 }

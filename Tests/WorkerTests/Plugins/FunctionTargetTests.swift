@@ -68,7 +68,7 @@ import Testing
         #expect(String(decoding: tls.hostHeader, as: UTF8.self) == "[::1]")
         #expect(tls.upstreamConfig.nodes.first?.port == 443 && tls.upstreamConfig.scheme == "https")
         let bad = try OpenFunctionPlugin(config: OpenFunctionPlugin.schema.applyingDefaults(to: .object(["function_uri": .string("ftp://x")])))
-        guard case .respond(let status, _, let log) = bad.access(RequestContext(connection: nil)) else { Issue.record("ftp:// was accepted"); return }
+        guard case .respond(let status, _, let log, _) = bad.access(RequestContext(connection: nil)) else { Issue.record("ftp:// was accepted"); return }
         #expect(status == 503 && log == "failed to process openfunction, err: bad uri: ftp://x")
     }
 
