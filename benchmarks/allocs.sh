@@ -4,9 +4,10 @@
 # requests' worth, whatever start-up and shutdown cost. Four cases: keep-alive GET /proxy,
 # GET /proxy with a new client connection per request, keep-alive POST /proxy with a 1 KiB body,
 # keep-alive GET /plugins (the same upstream through request-id, proxy-rewrite, response-rewrite),
-# keep-alive GET /auth (key-auth with a consumer whose proxy-rewrite is merged in).
+# keep-alive GET /auth (key-auth with a consumer whose proxy-rewrite is merged in), keep-alive GET
+# /basic (basic-auth).
 #
-#   benchmarks/allocs.sh [--n1 300] [--n2 1300] [--skip-build] [--modes "keepalive close post plugins auth"]
+#   benchmarks/allocs.sh [--n1 300] [--n2 1300] [--skip-build] [--modes "keepalive close post plugins auth basic"]
 #
 # valgrind 3.19 gives up on the DWARF 5 debug info of the Swift binary ("Possibly corrupted
 # debuginfo file"), even with -Xswiftc -gnone (the C and runtime objects still carry some), so
@@ -14,7 +15,7 @@
 # (installed when missing).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-N1=300 N2=1300 SKIP_BUILD=0 MODES="keepalive close post plugins auth"
+N1=300 N2=1300 SKIP_BUILD=0 MODES="keepalive close post plugins auth basic"
 while [ $# -gt 0 ]; do
   case "$1" in
     --n1) N1="$2"; shift ;;
@@ -60,13 +61,14 @@ for mode in $MODES; do
   [ "$mode" = post ] && flag="--post 1024"
   [ "$mode" = plugins ] && flag="--path /plugins"
   [ "$mode" = auth ] && flag="--path /auth --header apikey:bench-key"
+  [ "$mode" = basic ] && flag="--path /basic --header Authorization:Basic%YmVuY2g6YmVuY2g="
   # shellcheck disable=SC2086 # $flag is split into arguments on purpose
   read -r a1 f1 b1 < <(allocs_for "$N1" $flag)
   read -r a2 f2 b2 < <(allocs_for "$N2" $flag)
   echo "$mode: worker after $N1 requests: $a1 allocs, $f1 frees, $b1 bytes allocated"
   echo "$mode: worker after $N2 requests: $a2 allocs, $f2 frees, $b2 bytes allocated"
   python3 -c "
-n=$N2-$N1; what={'keepalive': 'GET /proxy, one keep-alive client connection', 'close': 'GET /proxy, a new client connection per request', 'post': 'POST /proxy 1 KiB body, one keep-alive client connection', 'plugins': 'GET /plugins (3 plugins), one keep-alive client connection', 'auth': 'GET /auth (key-auth and a consumer merge), one keep-alive client connection'}['$mode']
+n=$N2-$N1; what={'keepalive': 'GET /proxy, one keep-alive client connection', 'close': 'GET /proxy, a new client connection per request', 'post': 'POST /proxy 1 KiB body, one keep-alive client connection', 'plugins': 'GET /plugins (3 plugins), one keep-alive client connection', 'auth': 'GET /auth (key-auth and a consumer merge), one keep-alive client connection', 'basic': 'GET /basic (basic-auth), one keep-alive client connection'}['$mode']
 print(f'per request ({what}, pooled upstream): '
   f'{($a2-$a1)/n:.2f} allocs, {($f2-$f1)/n:.2f} frees, {($b2-$b1)/n:.0f} bytes')"
 done

@@ -246,10 +246,20 @@ routes:
     upstream_id: bench
     plugins:
       key-auth: {}
+  # (f) the plain proxy behind basic-auth (bench:bench).
+  -
+    id: basic
+    uri: /basic
+    upstream_id: bench
+    plugins:
+      basic-auth: {}
 consumers:
   -
     username: bench
     plugins:
+      basic-auth:
+        username: bench
+        password: bench
       key-auth:
         key: bench-key
       proxy-rewrite:

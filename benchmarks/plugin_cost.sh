@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a route's plugins cost against the same route without them, on the same Sluice, same run:
 # wrk alternates /proxy (plain), /auth (key-auth + a consumer whose proxy-rewrite is merged in)
-# and /plugins (request-id, proxy-rewrite, response-rewrite), and /vars (the plain route behind a
+# /basic (basic-auth), /plugins (request-id, proxy-rewrite, response-rewrite) and /vars (the plain route behind a
 # two-condition `vars`), each ROUNDS x DURATION s; medians of req/s and of the workers' CPU time
 # per request, as ratios to /proxy (plugins.md 1.4: at most 10% lost).
 #
@@ -28,15 +28,19 @@ start_upstream 1
 PORT=$(free_port)
 start_sluice "$WORKERS" "$PORT"
 RAW="$WORK/cost.tsv"; : > "$RAW"
-CASES=(proxy auth plugins vars)
+CASES=(proxy auth basic plugins vars)
 # A short warm-up of each route, then rounds whose order rotates (no route always runs first).
-for case in "${CASES[@]}"; do curl -s -o /dev/null -H "apikey: bench-key" -H "X-Team: ops" "http://127.0.0.1:$PORT/$case?k=v"; done
+for case in "${CASES[@]}"; do
+  curl -s -o /dev/null -H "apikey: bench-key" -H "X-Team: ops" -H "Authorization: Basic YmVuY2g6YmVuY2g=" \
+    "http://127.0.0.1:$PORT/$case?k=v"
+done
 timeout 20 wrk -t 2 -c "$CONNS" -d 2s "http://127.0.0.1:$PORT/proxy" > /dev/null 2>&1 || true
 for round in $(seq "$ROUNDS"); do
   shift_by=$(( (round - 1) % ${#CASES[@]} ))
   for case in "${CASES[@]:$shift_by}" "${CASES[@]:0:$shift_by}"; do
     headers=(); path="/$case"
     [ "$case" = auth ] && headers=(-H "apikey: bench-key")
+    [ "$case" = basic ] && headers=(-H "Authorization: Basic YmVuY2g6YmVuY2g=")
     [ "$case" = vars ] && { path="/vars?k=v"; headers=(-H "X-Team: ops"); }
     pids=$(worker_pids "$SLUICE_PID"); before=$(cpu_ticks $pids)
     out=$(timeout $((DURATION + 20)) wrk -t 2 -c "$CONNS" -d "${DURATION}s" "${headers[@]}" \

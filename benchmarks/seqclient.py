@@ -13,7 +13,8 @@ def main():
     ap.add_argument("--post", type=int, default=0, metavar="BYTES", help="POST a body of BYTES instead of GET")
     ap.add_argument("--header", action="append", default=[], metavar="NAME:VALUE", help="an extra request header")
     a = ap.parse_args()
-    extra = ("Connection: close\r\n" if a.close else "") + "".join(h + "\r\n" for h in a.header)
+    # `%` in a --header value stands for a space (the shell scripts pass it unquoted).
+    extra = ("Connection: close\r\n" if a.close else "") + "".join(h.replace("%", " ") + "\r\n" for h in a.header)
     if a.post:
         req = (f"POST {a.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: {a.post}\r\n\r\n").encode() + b"x" * a.post
     else:
