@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What a route's plugins cost against the same route without them, on the same Sluice, same run:
-# wrk alternates /proxy (plain), /auth (key-auth + a consumer whose proxy-rewrite is merged in)
-# /basic (basic-auth), /plugins (request-id, proxy-rewrite, response-rewrite) and /vars (the plain route behind a
-# two-condition `vars`), each ROUNDS x DURATION s; medians of req/s and of the workers' CPU time
-# per request, as ratios to /proxy (plugins.md 1.4: at most 10% lost).
+# wrk alternates /proxy (plain), /auth (key-auth + a consumer whose proxy-rewrite is merged in),
+# /basic (basic-auth), /plugins (request-id, proxy-rewrite, response-rewrite) and /vars (the plain
+# route behind a two-condition `vars`), each ROUNDS x DURATION s; medians of req/s and of the
+# workers' CPU time per request, as ratios to /proxy (plugins.md 1.4: at most 10% lost).
 #
 #   benchmarks/plugin_cost.sh [--rounds 5] [--duration 5] [--conns 50] [--workers 1] [--skip-build]
 set -euo pipefail
