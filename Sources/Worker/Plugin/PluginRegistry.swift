@@ -10,6 +10,7 @@ package enum PluginRegistry {
             OpenFunctionPlugin.self,
             RequestIDPlugin.self,
             KeyAuthPlugin.self,
+            IPRestrictionPlugin.self,
             BasicAuthPlugin.self,
             ResponseRewritePlugin.self,
             ProxyRewritePlugin.self,

@@ -21,7 +21,7 @@ import TestSupport
 
         let all = try admin.call("GET", "/apisix/admin/plugins?all=true")
         #expect(all.status == 200)
-        #expect(all.json.objectValue?.keys.sorted() == ["basic-auth", "key-auth", "openfunction", "proxy-rewrite", "request-id", "response-rewrite"])
+        #expect(all.json.objectValue?.keys.sorted() == ["basic-auth", "ip-restriction", "key-auth", "openfunction", "proxy-rewrite", "request-id", "response-rewrite"])
         #expect(all.json["openfunction"]?["priority"] == -1902)
         #expect(all.json["request-id"]?["schema"] != nil)
         #expect(all.json["key-auth"]?["type"] == "auth")

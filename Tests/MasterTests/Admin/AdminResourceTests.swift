@@ -226,7 +226,7 @@ import TestSupport
     @Test func otherEndpoints() throws {
         let admin = try AdminFixture()
         let plugins = try admin.call("GET", "/apisix/admin/plugins/list")
-        #expect(plugins.status == 200 && plugins.bodyText == "[\"request-id\",\"basic-auth\",\"key-auth\",\"proxy-rewrite\",\"response-rewrite\",\"openfunction\"]\n")
+        #expect(plugins.status == 200 && plugins.bodyText == "[\"request-id\",\"ip-restriction\",\"basic-auth\",\"key-auth\",\"proxy-rewrite\",\"response-rewrite\",\"openfunction\"]\n")
         let valid = try admin.call("POST", "/apisix/admin/schema/validate/routes", #"{"uri":"/a","upstream_id":"9"}"#)
         #expect(valid.status == 200 && valid.body.isEmpty)
         let invalid = try admin.call("POST", "/apisix/admin/schema/validate/upstreams", #"{"nodes":{},"retries":-1}"#)
