@@ -7,18 +7,6 @@ private func load(_ yaml: String) throws -> GatewayConfig {
     return try GatewayConfig.load(path: try directory.write("conf/config.yaml", yaml)).config
 }
 
-private func loadError(_ yaml: String) throws -> String? {
-    let directory = try TemporaryDirectory()
-    defer { directory.remove() }
-    let path = try directory.write("conf/config.yaml", yaml)
-    do {
-        _ = try GatewayConfig.load(path: path)
-        return nil
-    } catch {
-        return error.message.replacingOccurrences(of: path, with: "<path>")
-    }
-}
-
 /// APISIX's field encryption (resources.md section 9): the cipher's exact bytes, the walk over
 /// `encrypt_fields`, and `apisix.data_encryption`.
 @Suite struct DataEncryptionTests {

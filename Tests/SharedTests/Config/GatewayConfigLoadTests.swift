@@ -9,18 +9,6 @@ private func load(_ yaml: String) throws -> (config: GatewayConfig, warnings: [S
     return (config, warnings, path)
 }
 
-private func loadError(_ yaml: String) throws -> String? {
-    let directory = try TemporaryDirectory()
-    defer { directory.remove() }
-    let path = try directory.write("conf/config.yaml", yaml)
-    do {
-        _ = try GatewayConfig.load(path: path)
-        return nil
-    } catch {
-        return error.message.replacingOccurrences(of: path, with: "<path>")
-    }
-}
-
 @Suite struct GatewayConfigLoadTests {
     /// An empty file or empty sections give the defaults and no warnings.
     @Test(arguments: ["", "\n", "# only a comment\n", "apisix:\nnginx_config:\n"])

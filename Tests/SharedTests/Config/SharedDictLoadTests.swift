@@ -9,18 +9,6 @@ private func load(_ yaml: String) throws -> (config: GatewayConfig, warnings: [S
     return (loaded.config, loaded.warnings.map { $0.replacingOccurrences(of: path, with: "<path>") })
 }
 
-private func loadError(_ yaml: String) throws -> String? {
-    let directory = try TemporaryDirectory()
-    defer { directory.remove() }
-    let path = try directory.write("conf/config.yaml", yaml)
-    do {
-        _ = try GatewayConfig.load(path: path)
-        return nil
-    } catch {
-        return error.message.replacingOccurrences(of: path, with: "<path>")
-    }
-}
-
 /// `nginx_config.http.lua_shared_dict` and `custom_lua_shared_dict`: the shared zones' names and sizes.
 @Suite struct SharedDictLoadTests {
     /// Without the section, APISIX's dicts at APISIX's sizes.
