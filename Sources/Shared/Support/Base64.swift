@@ -44,11 +44,24 @@ package enum Base64 {
         var padding = 0
         while length > 0, padding < 2, input[length - 1] == UInt8(ascii: "=") { length -= 1; padding += 1 }
         if length % 4 == 1 { return false }
+        return decodeSymbols(UnsafeRawBufferPointer(rebasing: input[0..<length]), urlAlphabet: false, emit)
+    }
+
+    /// nil for anything that is not base64 (standard or url alphabet, padding optional).
+    package static func decode(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count / 4 * 3)
+        // Whatever follows the first `=` is ignored.
+        return decodeSymbols(text.utf8.prefix { $0 != UInt8(ascii: "=") }, urlAlphabet: true) { out.append($0) } ? out : nil
+    }
+
+    /// The one decoding loop: base64 symbols (no padding) to bytes; false at a byte outside the
+    /// alphabet (the url one's `-` and `_` too, unless `urlAlphabet`).
+    private static func decodeSymbols(_ symbols: some Sequence<UInt8>, urlAlphabet: Bool, _ emit: (UInt8) -> Void) -> Bool {
         var accumulator: UInt32 = 0
         var bits = 0
-        for i in 0..<length {
-            let byte = input[i]
-            guard byte != UInt8(ascii: "-"), byte != UInt8(ascii: "_") else { return false }
+        for byte in symbols {
+            if !urlAlphabet, byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") { return false }
             let value = decodeTable[Int(byte)]
             guard value != 0xFF else { return false }
             accumulator = accumulator << 6 | UInt32(value)
@@ -59,25 +72,5 @@ package enum Base64 {
             }
         }
         return true
-    }
-
-    /// nil for anything that is not base64 (standard or url alphabet, padding optional).
-    package static func decode(_ text: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count / 4 * 3)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for byte in text.utf8 {
-            if byte == UInt8(ascii: "=") { break }
-            let value = decodeTable[Int(byte)]
-            guard value != 0xFF else { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(accumulator >> UInt32(bits) & 0xFF))
-            }
-        }
-        return out
     }
 }
