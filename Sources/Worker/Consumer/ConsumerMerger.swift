@@ -40,10 +40,15 @@ final class ConsumerMerger {
         let rewrite = chain.entries.indices.filter { index in
             index >= global.count && added.contains(chain.entries[index].name) && chain.entries[index].phases.contains(.rewrite)
         }
+        let source = entry.chain.entries
+        let carried = chain.entries.map { new in
+            source.firstIndex { $0.plugin === new.plugin && $0.name == new.name } ?? -1
+        }
         return RuntimeConfig.RouteEntry(route: route, chain: chain, upstream: entry.upstream,
                                         missingUpstreamId: entry.missingUpstreamId, connectTimeout: entry.connectTimeout,
                                         sendTimeout: entry.sendTimeout, readTimeout: entry.readTimeout,
-                                        consumers: entry.consumers, merger: nil, consumerRewrite: rewrite)
+                                        consumers: entry.consumers, merger: nil, consumerRewrite: rewrite,
+                                        carriedFrom: carried)
     }
 
     private func runtime(key: String, config: Upstream) -> UpstreamRuntime {

@@ -126,19 +126,19 @@ package final class RequestContext {
         for _ in 0..<route.chain.entries.count { slots.append(0) }
     }
 
-    /// Runs the rest of the request on `merged` (the route merged with the consumer's plugins):
-    /// each plugin instance the two chains share keeps its word of state and its filter result.
+    /// Runs the rest of the request on `merged` (the current route merged with the consumer's
+    /// plugins, `RouteEntry.merged(with:)`): each plugin instance the two chains share keeps its
+    /// word of state and its filter result (`carriedFrom`, computed with the merge).
     func adopt(_ merged: RuntimeConfig.RouteEntry) {
         guard let old = route, merged !== old else { return }
         touched = true
         spareSlots.removeAll(keepingCapacity: true)
         var checked: UInt64 = 0
         var matched: UInt64 = 0
-        let oldEntries = old.chain.entries
-        for (newIndex, entry) in merged.chain.entries.enumerated() {
-            let oldIndex = oldEntries.firstIndex { $0.plugin === entry.plugin && $0.name == entry.name }
-            spareSlots.append(oldIndex.map { $0 < slots.count ? slots[$0] : 0 } ?? 0)
-            if let oldIndex, oldIndex < 64, newIndex < 64 {
+        for newIndex in merged.chain.entries.indices {
+            let oldIndex = newIndex < merged.carriedFrom.count ? merged.carriedFrom[newIndex] : -1
+            spareSlots.append(oldIndex >= 0 && oldIndex < slots.count ? slots[oldIndex] : 0)
+            if oldIndex >= 0, oldIndex < 64, newIndex < 64 {
                 checked |= (filterChecked >> UInt64(oldIndex) & 1) << UInt64(newIndex)
                 matched |= (filterMatched >> UInt64(oldIndex) & 1) << UInt64(newIndex)
             }

@@ -33,13 +33,18 @@ package final class RuntimeConfig {
         /// In a chain merged with a consumer's plugins: the entries the consumer added that have
         /// a rewrite phase (they run once the consumer is known, `rewrite_in_consumer`).
         package let consumerRewrite: [Int]
+        /// In a merged chain: for each entry, its position in the chain it was merged from (the
+        /// same plugin instance), or -1 for a plugin the consumer added or replaced.
+        let carriedFrom: [Int]
         /// This route merged with each consumer seen so far, by `ConsumerEntry.serial` (built on
         /// first use; one worker thread reads and writes it).
         var merged: [Int: RouteEntry] = [:]
 
         init(route: Route, chain: PluginChain, upstream: UpstreamRuntime?, missingUpstreamId: String?,
              connectTimeout: Double, sendTimeout: Double, readTimeout: Double,
-             consumers: ConsumerIndex = .empty, merger: ConsumerMerger? = nil, consumerRewrite: [Int] = []) {
+             consumers: ConsumerIndex = .empty, merger: ConsumerMerger? = nil, consumerRewrite: [Int] = [],
+             carriedFrom: [Int] = []) {
+            self.carriedFrom = carriedFrom
             self.route = route
             self.chain = chain
             self.consumers = consumers

@@ -156,4 +156,17 @@ import TestSupport
         }
         #expect(function.requests.allSatisfy { $0.target == "/fn" })
     }
+
+    /// A plugin's per-request state survives the switch to the merged chain: request-id's id,
+    /// made in the rewrite phase, is the one its header filter answers with.
+    @Test func stateCarriesIntoTheMergedChain() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let admin = try Self.setUp(upstream, route: #"{"key-auth":{},"request-id":{}}"#)
+        let answer = try Self.get(admin, "/k", [("apikey", "k-jack")])
+        #expect(answer.status == 200)
+        #expect(upstream.lastRequest?.header("X-Who") == "jack", "the merged chain served it")
+        let id = try #require(answer.header("x-request-id"))
+        #expect(upstream.lastRequest?.header("X-Request-Id") == id)
+    }
 }
